@@ -1,0 +1,299 @@
+//! Voice agents and routing: which agent answers a dialed number.
+//!
+//! Agents are configured in `parla.toml` (`[[agents]]` tables). The admin plane
+//! will later serve the same [`AgentDirectory`] trait from the database.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::conversation::ConversationConfig;
+use crate::providers::config::{LlmProviderConfig, SttProviderConfig, TtsProviderConfig};
+use crate::providers::{LanguageModel, ProviderError, SpeechToText, TextToSpeech};
+
+/// The whole `parla.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParlaConfig {
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+}
+
+impl ParlaConfig {
+    /// Parses a `parla.toml` document.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_barge_in_min_ms() -> u32 {
+    250
+}
+fn default_endpointing_ms() -> u32 {
+    500
+}
+fn default_min_utterance_ms() -> u32 {
+    100
+}
+fn default_response_timeout_ms() -> u32 {
+    1500
+}
+fn default_fallback_line() -> String {
+    "Sorry, I'm having trouble right now. Could you say that again?".into()
+}
+
+/// One `[[agents]]` table of `parla.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Unique name, used in logs and metrics.
+    pub name: String,
+    /// Destinations routed to this agent: an E.164 number (`+15551234567`), a
+    /// Request-URI user part (`support`), a full SIP URI (`sip:support@example.com`),
+    /// or `*` for any destination.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Spoken right after the call is answered (empty: the agent waits for the caller).
+    #[serde(default)]
+    pub greeting: String,
+    /// System prompt for LLM providers (the `flow` provider ignores it).
+    #[serde(default)]
+    pub system_prompt: String,
+    /// BCP 47 language tag passed to STT, e.g. `en`.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// TTS voice name (provider-specific; empty = the provider's default).
+    #[serde(default)]
+    pub voice: String,
+    /// Whether caller speech interrupts the agent.
+    #[serde(default = "default_true")]
+    pub barge_in: bool,
+    /// Continuous caller speech needed to interrupt the agent, in ms.
+    #[serde(default = "default_barge_in_min_ms")]
+    pub barge_in_min_ms: u32,
+    /// Silence after caller speech that ends the caller's turn, in ms.
+    #[serde(default = "default_endpointing_ms")]
+    pub endpointing_ms: u32,
+    /// Speech bursts shorter than this are treated as noise, in ms.
+    #[serde(default = "default_min_utterance_ms")]
+    pub min_utterance_ms: u32,
+    /// No agent audio this long after the caller's turn ends → the fallback line, in ms.
+    #[serde(default = "default_response_timeout_ms")]
+    pub response_timeout_ms: u32,
+    /// Said when a provider fails or stalls (pre-rendered with espeak-ng).
+    #[serde(default = "default_fallback_line")]
+    pub fallback_line: String,
+    /// How long the call rings (180 Ringing) before the agent answers, in ms.
+    #[serde(default)]
+    pub answer_delay_ms: u32,
+    /// Hard limit on call duration, in seconds.
+    #[serde(default)]
+    pub max_call_secs: Option<u32>,
+    pub stt: SttProviderConfig,
+    pub llm: LlmProviderConfig,
+    pub tts: TtsProviderConfig,
+}
+
+impl AgentConfig {
+    /// The conversation core's settings for this agent.
+    pub fn conversation(&self) -> ConversationConfig {
+        ConversationConfig {
+            greeting: self.greeting.clone(),
+            system_prompt: self.system_prompt.clone(),
+            barge_in_min_ms: self.barge_in_min_ms,
+            barge_in_enabled: self.barge_in,
+            endpointing_ms: self.endpointing_ms,
+            min_utterance_ms: self.min_utterance_ms,
+            response_timeout_ms: self.response_timeout_ms,
+            fallback_line: self.fallback_line.clone(),
+            max_call_ms: self.max_call_secs.map(|s| s.saturating_mul(1000)),
+        }
+    }
+
+    /// Whether a call to `dialed_user` / `request_uri` is for this agent.
+    pub fn matches(&self, dialed_user: Option<&str>, request_uri: &str) -> bool {
+        let uri = strip_uri_params(request_uri);
+        self.numbers.iter().any(|n| {
+            let n = n.trim();
+            n == "*"
+                || dialed_user.is_some_and(|u| same_number(n, u))
+                || (n.contains(':') && strip_uri_params(n).eq_ignore_ascii_case(uri))
+        })
+    }
+}
+
+/// `sip:alice@example.com;transport=udp` → `sip:alice@example.com`.
+fn strip_uri_params(uri: &str) -> &str {
+    let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
+    uri.split(';').next().unwrap_or(uri)
+}
+
+/// Compares a configured number with a dialed user part. Phone numbers compare
+/// by digits (`+1 555 1234` = `15551234`); other names compare case-insensitively.
+fn same_number(configured: &str, dialed: &str) -> bool {
+    let is_phone = |s: &str| {
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || "+-(). ".contains(c)) && s.chars().any(|c| c.is_ascii_digit())
+    };
+    if is_phone(configured) && is_phone(dialed) {
+        let digits = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
+        digits(configured) == digits(dialed)
+    } else {
+        configured.eq_ignore_ascii_case(dialed)
+    }
+}
+
+/// A ready-to-answer agent: its configuration and live provider clients.
+pub struct Agent {
+    pub config: AgentConfig,
+    pub stt: Arc<dyn SpeechToText>,
+    pub llm: Arc<dyn LanguageModel>,
+    pub tts: Arc<dyn TextToSpeech>,
+    /// The fallback line as 8 kHz PCM, rendered once with espeak-ng so it can be
+    /// played even when the agent's own TTS provider is down.
+    pub fallback_audio_8k: Arc<Vec<i16>>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").field("name", &self.config.name).finish_non_exhaustive()
+    }
+}
+
+/// Errors building agents from configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("agent {agent:?}: {source}")]
+    Provider { agent: String, source: ProviderError },
+    #[error("agent {agent:?}: could not render the fallback line: {reason}")]
+    Fallback { agent: String, reason: String },
+    #[error("duplicate agent name {0:?}")]
+    Duplicate(String),
+}
+
+/// Builds the live agents of a configuration: provider clients, and the
+/// fallback line rendered once with the in-process espeak-ng at 8 kHz.
+pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, AgentError> {
+    use crate::providers::espeak::{EspeakConfig, EspeakTts};
+    use futures::StreamExt;
+
+    let mut agents = Vec::with_capacity(configs.len());
+    for config in configs {
+        let err = |source| AgentError::Provider { agent: config.name.clone(), source };
+        let stt = config.stt.build().map_err(err)?;
+        let llm = config.llm.build().map_err(err)?;
+        let tts = config.tts.build().map_err(err)?;
+
+        let fallback_err = |reason: String| AgentError::Fallback { agent: config.name.clone(), reason };
+        let espeak = EspeakTts::new(EspeakConfig::default()).map_err(|e| fallback_err(e.to_string()))?;
+        let mut stream = espeak
+            .synthesize(&config.fallback_line, "")
+            .await
+            .map_err(|e| fallback_err(e.to_string()))?;
+        let mut pcm = Vec::new();
+        let mut resampler: Option<(u32, parla_media::resample::Resampler)> = None;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| fallback_err(e.to_string()))?;
+            if resampler.as_ref().map(|(r, _)| *r) != Some(chunk.sample_rate_hz) {
+                let r = parla_media::resample::Resampler::new(chunk.sample_rate_hz, parla_media::NARROWBAND_HZ)
+                    .map_err(|e| fallback_err(e.to_string()))?;
+                resampler = Some((chunk.sample_rate_hz, r));
+            }
+            if let Some((_, r)) = resampler.as_mut() {
+                r.process(&chunk.samples, &mut pcm);
+            }
+        }
+        if let Some((_, r)) = resampler.as_mut() {
+            r.flush(&mut pcm);
+        }
+        if pcm.is_empty() {
+            return Err(fallback_err("espeak-ng produced no audio".into()));
+        }
+        agents.push(Arc::new(Agent { config: config.clone(), stt, llm, tts, fallback_audio_8k: Arc::new(pcm) }));
+    }
+    Ok(agents)
+}
+
+/// Finds the agent for an incoming call.
+pub trait AgentDirectory: Send + Sync + 'static {
+    /// `dialed_user` is the Request-URI user part; `None` → no agent (404).
+    fn route(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>>;
+}
+
+/// Agents from `parla.toml`, matched in file order (first match wins).
+#[derive(Debug, Default)]
+pub struct StaticDirectory {
+    agents: Vec<Arc<Agent>>,
+}
+
+impl StaticDirectory {
+    pub fn new(agents: Vec<Arc<Agent>>) -> Result<Self, AgentError> {
+        let mut names = std::collections::HashSet::new();
+        for a in &agents {
+            if !names.insert(a.config.name.clone()) {
+                return Err(AgentError::Duplicate(a.config.name.clone()));
+            }
+        }
+        Ok(Self { agents })
+    }
+
+    pub fn agents(&self) -> &[Arc<Agent>] {
+        &self.agents
+    }
+}
+
+impl AgentDirectory for StaticDirectory {
+    fn route(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>> {
+        self.agents.iter().find(|a| a.config.matches(dialed_user, request_uri)).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent_config(numbers: &[&str]) -> AgentConfig {
+        let toml = format!(
+            r#"
+            name = "a"
+            numbers = {numbers:?}
+            [stt]
+            provider = "openai"
+            base_url = "http://127.0.0.1:9/v1"
+            [llm]
+            provider = "flow"
+            [tts]
+            provider = "espeak"
+            "#
+        );
+        toml::from_str(&toml).expect("agent config parses")
+    }
+
+    #[test]
+    fn matches_numbers_by_digits_names_and_uris() {
+        let a = agent_config(&["+1 (555) 123-4567", "support", "sip:sales@example.com"]);
+        assert!(a.matches(Some("+15551234567"), "sip:+15551234567@10.0.0.1"));
+        assert!(a.matches(Some("15551234567"), "sip:15551234567@10.0.0.1"));
+        assert!(a.matches(Some("SUPPORT"), "sip:SUPPORT@x"));
+        assert!(a.matches(Some("sales"), "sip:sales@example.com;transport=tcp"));
+        assert!(!a.matches(Some("sales"), "sip:sales@other.example"));
+        assert!(!a.matches(Some("+15550000000"), "sip:+15550000000@x"));
+        assert!(!a.matches(None, "sip:x"));
+        assert!(agent_config(&["*"]).matches(None, "sip:anything@x"));
+    }
+
+    #[test]
+    fn defaults_follow_the_documented_values() {
+        let a = agent_config(&["*"]);
+        let c = a.conversation();
+        assert_eq!(c.barge_in_min_ms, 250);
+        assert!(c.barge_in_enabled);
+        assert_eq!(c.endpointing_ms, 500);
+        assert_eq!(a.language, "en");
+    }
+}

@@ -1,0 +1,482 @@
+//! `CallActor`: the thin IO driver of one answered call.
+//!
+//! Every 20 ms tick it drains the call's RTP socket, runs one caller frame
+//! through [`InboundMedia`] and the [`Conversation`], sends one paced RTP frame,
+//! and carries out what the conversation asks (STT forwarding, LLM and TTS
+//! tasks, barge-in, hang-up). It decides nothing itself.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use parla_media::g711::G711;
+use parla_media::pacer::PacedSender;
+use parla_media::resample::Resampler;
+use parla_media::{FRAME_MS, NARROWBAND_HZ};
+use parla_sip::server::{CallEvent, CallHandle};
+use tokio::sync::mpsc;
+
+use super::inbound::{Datagram, InboundMedia};
+use super::tasks::{spawn_llm, AbortOnDrop, LlmMsg, TtsMsg, TtsWorker};
+use super::CallServices;
+use crate::agent::Agent;
+use crate::conversation::{Conversation, Input, Output};
+use crate::providers::{LlmEvent, Role, SttEvent, SttInput};
+use crate::rtp_ports::PortLease;
+
+/// Caller audio kept while not forwarding to STT, so the start of an utterance
+/// (before the VAD fired) still reaches the recognizer: 20 frames = 400 ms.
+pub const STT_PREROLL_FRAMES: usize = 20;
+/// Datagrams read from the RTP socket per tick, at most (bounds work per tick).
+pub const MAX_DATAGRAMS_PER_TICK: usize = 64;
+/// Frames sent in one tick to catch up after the timer fired late, at most.
+pub const MAX_CATCHUP_FRAMES: u32 = 5;
+/// How long we wait for the BYE transaction before stopping anyway.
+pub const HANGUP_GRACE: Duration = Duration::from_secs(5);
+
+/// One line of the call transcript.
+#[derive(Debug, Clone)]
+pub struct TranscriptLine {
+    pub speaker: Role,
+    pub text: String,
+    pub at_ms: u64,
+    pub interrupted: bool,
+}
+
+/// Everything a call actor needs at start.
+pub struct CallSetup {
+    pub call_id: String,
+    pub agent: Arc<Agent>,
+    pub handle: CallHandle,
+    pub events: mpsc::Receiver<CallEvent>,
+    pub socket: std::net::UdpSocket,
+    pub lease: PortLease,
+    pub codec: G711,
+    pub dtmf_payload_type: Option<u8>,
+    pub remote_rtp: SocketAddr,
+    pub services: Arc<CallServices>,
+}
+
+#[derive(Default)]
+struct SegmentState {
+    started: bool,
+    tts_done: bool,
+    samples_8k: usize,
+    resampler: Option<(u32, Resampler)>,
+}
+
+pub struct CallActor {
+    call_id: String,
+    agent: Arc<Agent>,
+    handle: CallHandle,
+    services: Arc<CallServices>,
+    events: Option<mpsc::Receiver<CallEvent>>,
+    socket: std::net::UdpSocket,
+    _lease: PortLease,
+    inbound: InboundMedia,
+    pacer: PacedSender,
+    send_enabled: bool,
+    conversation: Conversation,
+    started_at: Instant,
+    frames_sent: u64,
+    packet: Vec<u8>,
+    recv_buf: Vec<u8>,
+    stt_input: Option<mpsc::Sender<SttInput>>,
+    stt_forwarding: bool,
+    preroll: VecDeque<Vec<i16>>,
+    llm_tasks: HashMap<u64, AbortOnDrop>,
+    tts: Option<TtsWorker>,
+    segments: HashMap<u64, SegmentState>,
+    resampled: Vec<i16>,
+    transcript: Vec<TranscriptLine>,
+    hanging_up: Option<Instant>,
+    ended: bool,
+}
+
+impl CallActor {
+    pub fn new(setup: CallSetup) -> Self {
+        let now = Instant::now();
+        let ssrc: u32 = rand::random();
+        let pacer = PacedSender::new(setup.codec, ssrc, rand::random(), rand::random());
+        let conversation = Conversation::new(setup.agent.config.conversation(), now);
+        CallActor {
+            call_id: setup.call_id,
+            handle: setup.handle,
+            services: setup.services,
+            events: Some(setup.events),
+            socket: setup.socket,
+            _lease: setup.lease,
+            inbound: InboundMedia::new(setup.codec, setup.dtmf_payload_type, Some(setup.remote_rtp)),
+            pacer,
+            send_enabled: true,
+            conversation,
+            started_at: now,
+            frames_sent: 0,
+            packet: Vec::with_capacity(12 + 160),
+            recv_buf: vec![0; 2048],
+            stt_input: None,
+            stt_forwarding: false,
+            preroll: VecDeque::with_capacity(STT_PREROLL_FRAMES),
+            llm_tasks: HashMap::new(),
+            tts: None,
+            segments: HashMap::new(),
+            resampled: Vec::with_capacity(4096),
+            transcript: Vec::new(),
+            hanging_up: None,
+            ended: false,
+            agent: setup.agent,
+        }
+    }
+
+    /// The 20 ms media tick (catching up when the timer fired late).
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let due = (now.duration_since(self.started_at).as_millis() / FRAME_MS as u128) as u64 + 1;
+        let mut frames = due.saturating_sub(self.frames_sent).min(MAX_CATCHUP_FRAMES as u64);
+        if due > self.frames_sent + MAX_CATCHUP_FRAMES as u64 {
+            // Far behind (the process stalled): skip ahead rather than burst.
+            self.frames_sent = due - MAX_CATCHUP_FRAMES as u64;
+        }
+        self.drain_socket(now);
+        while frames > 0 {
+            self.media_frame(now);
+            frames -= 1;
+            self.frames_sent += 1;
+        }
+        self.conversation.handle_timeout(now);
+        self.drain_outputs(ctx, now);
+        if let Some(since) = self.hanging_up {
+            if now.duration_since(since) > HANGUP_GRACE {
+                ctx.stop();
+            }
+        }
+    }
+
+    fn drain_socket(&mut self, now: Instant) {
+        for _ in 0..MAX_DATAGRAMS_PER_TICK {
+            let (len, from) = match self.socket.recv_from(&mut self.recv_buf) {
+                Ok(r) => r,
+                Err(_) => break, // WouldBlock (or a transient ICMP error): nothing more now
+            };
+            if let Datagram::Dtmf(ev) = self.inbound.push_datagram(from, &self.recv_buf[..len]) {
+                tracing::debug!(call_id = %self.call_id, digit = %ev.digit, "dtmf");
+                self.conversation.handle_input(Input::Dtmf { digit: ev.digit }, now);
+            }
+        }
+    }
+
+    fn media_frame(&mut self, now: Instant) {
+        let frame = self.inbound.next_frame();
+        let speech = frame.speech;
+        if self.stt_forwarding {
+            if let Some(tx) = &self.stt_input {
+                // Realtime path: never wait. A full channel means STT is behind; drop audio.
+                let _ = tx.try_send(SttInput::Audio(frame.pcm_16k.to_vec()));
+            }
+        } else {
+            if self.preroll.len() == STT_PREROLL_FRAMES {
+                self.preroll.pop_front();
+            }
+            self.preroll.push_back(frame.pcm_16k.to_vec());
+        }
+        self.conversation.handle_input(Input::CallerFrame { speech }, now);
+
+        let info = self.pacer.tick(&mut self.packet);
+        if self.send_enabled {
+            if let Some(remote) = self.inbound.remote() {
+                let _ = self.socket.send_to(&self.packet, remote);
+            }
+        }
+        if let Some(segment) = info.segment {
+            let state = self.segments.entry(segment).or_default();
+            if info.segment_started && !state.started {
+                state.started = true;
+                self.conversation.handle_input(Input::PlaybackStarted { segment }, now);
+            }
+            if info.segment_finished && state.tts_done {
+                self.segments.remove(&segment);
+                self.conversation.handle_input(Input::PlaybackFinished { segment }, now);
+            }
+        }
+    }
+
+    fn drain_outputs(&mut self, ctx: &mut Context<Self>, now: Instant) {
+        while let Some(out) = self.conversation.poll_output() {
+            match out {
+                Output::SttForward(on) => {
+                    if on && !self.stt_forwarding {
+                        if let Some(tx) = &self.stt_input {
+                            for frame in self.preroll.drain(..) {
+                                let _ = tx.try_send(SttInput::Audio(frame));
+                            }
+                        }
+                    }
+                    self.stt_forwarding = on;
+                }
+                Output::SttEndOfUtterance => {
+                    if let Some(tx) = &self.stt_input {
+                        if tx.try_send(SttInput::EndOfUtterance).is_err() {
+                            tracing::warn!(call_id = %self.call_id, "STT input full at end of utterance");
+                        }
+                    }
+                }
+                Output::StartLlm { request, request_body } => {
+                    let task = spawn_llm(self.agent.llm.clone(), request, request_body, ctx.address().recipient());
+                    self.llm_tasks.insert(request, task);
+                }
+                Output::CancelLlm { request } => {
+                    self.llm_tasks.remove(&request);
+                }
+                Output::Speak { segment, text } => {
+                    let tts = self.tts.get_or_insert_with(|| {
+                        TtsWorker::spawn(self.agent.tts.clone(), self.agent.config.voice.clone(), ctx.address().recipient())
+                    });
+                    self.segments.insert(segment, SegmentState::default());
+                    if !tts.speak(segment, text) {
+                        self.conversation.handle_input(
+                            Input::TtsError { segment, error: crate::providers::ProviderError::Engine("TTS queue full".into()) },
+                            now,
+                        );
+                    }
+                }
+                Output::PlayFallback { segment } => {
+                    let audio = self.agent.fallback_audio_8k.clone();
+                    self.segments.insert(segment, SegmentState { tts_done: true, samples_8k: audio.len(), ..Default::default() });
+                    self.pacer.push_audio(segment, &audio);
+                    let audio_ms = (audio.len() as u64 * 1000 / NARROWBAND_HZ as u64) as u32;
+                    self.conversation.handle_input(Input::TtsFirstAudio { segment }, now);
+                    self.conversation.handle_input(Input::TtsDone { segment, audio_ms }, now);
+                }
+                Output::StopSpeaking => {
+                    self.tts = None; // drops the worker: cancels synthesis in flight
+                    self.pacer.clear();
+                    self.segments.clear();
+                }
+                Output::Transcript { speaker, text, at_ms, interrupted } => {
+                    tracing::info!(call_id = %self.call_id, ?speaker, at_ms, interrupted, %text, "transcript");
+                    self.transcript.push(TranscriptLine { speaker, text, at_ms, interrupted });
+                }
+                Output::TurnLatency(t) => {
+                    tracing::info!(
+                        call_id = %self.call_id, agent = %self.agent.config.name,
+                        eou_ms = t.eou_ms, stt_ms = t.stt_ms, llm_ttft_ms = ?t.llm_ttft_ms,
+                        tts_ttfb_ms = ?t.tts_ttfb_ms, v2v_ms = t.v2v_ms, "turn latency"
+                    );
+                    self.services.latency.record(&t);
+                }
+                Output::HangUp { reason } => {
+                    tracing::info!(call_id = %self.call_id, %reason, "agent hangs up");
+                    if self.hanging_up.is_none() {
+                        self.hanging_up = Some(now);
+                        let _ = self.handle.hangup();
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_tts_audio(&mut self, segment: u64, chunk: crate::providers::TtsChunk, now: Instant) {
+        let Some(state) = self.segments.get_mut(&segment) else {
+            return; // cancelled by barge-in
+        };
+        let first = state.samples_8k == 0 && state.resampler.is_none();
+        self.resampled.clear();
+        if chunk.sample_rate_hz == NARROWBAND_HZ {
+            self.resampled.extend_from_slice(&chunk.samples);
+        } else {
+            let needs_new = !matches!(&state.resampler, Some((rate, _)) if *rate == chunk.sample_rate_hz);
+            if needs_new {
+                match Resampler::new(chunk.sample_rate_hz, NARROWBAND_HZ) {
+                    Ok(r) => state.resampler = Some((chunk.sample_rate_hz, r)),
+                    Err(e) => {
+                        let error = crate::providers::ProviderError::Engine(format!("unsupported TTS rate: {e}"));
+                        self.conversation.handle_input(Input::TtsError { segment, error }, now);
+                        return;
+                    }
+                }
+            }
+            if let Some((_, r)) = state.resampler.as_mut() {
+                r.process(&chunk.samples, &mut self.resampled);
+            }
+        }
+        state.samples_8k += self.resampled.len();
+        self.pacer.push_audio(segment, &self.resampled);
+        if first {
+            self.conversation.handle_input(Input::TtsFirstAudio { segment }, now);
+        }
+    }
+
+    fn on_tts_done(&mut self, segment: u64, now: Instant) {
+        let Some(state) = self.segments.get_mut(&segment) else {
+            return;
+        };
+        if let Some((_, r)) = state.resampler.as_mut() {
+            self.resampled.clear();
+            r.flush(&mut self.resampled);
+            state.samples_8k += self.resampled.len();
+            self.pacer.push_audio(segment, &self.resampled);
+        }
+        state.tts_done = true;
+        let audio_ms = (state.samples_8k as u64 * 1000 / NARROWBAND_HZ as u64) as u32;
+        let nothing_queued = state.samples_8k == 0;
+        self.conversation.handle_input(Input::TtsDone { segment, audio_ms }, now);
+        if nothing_queued {
+            // Nothing to play (empty synthesis): the segment is over already.
+            self.segments.remove(&segment);
+            self.conversation.handle_input(Input::PlaybackStarted { segment }, now);
+            self.conversation.handle_input(Input::PlaybackFinished { segment }, now);
+        } else if self.pacer.queued_samples() == 0 && state.started {
+            self.segments.remove(&segment);
+            self.conversation.handle_input(Input::PlaybackFinished { segment }, now);
+        }
+    }
+}
+
+impl Actor for CallActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.services.counters.inc();
+        if let Some(events) = self.events.take() {
+            ctx.add_stream(tokio_stream_from(events));
+        }
+        // Open the STT session; caller audio before it is ready goes to the pre-roll.
+        let stt = self.agent.stt.clone();
+        let language = self.agent.config.language.clone();
+        ctx.wait(
+            async move { stt.open(&language).await }.into_actor(self).map(|res, act, ctx| match res {
+                Ok(session) => {
+                    act.stt_input = Some(session.input);
+                    ctx.add_stream(tokio_stream_from(session.events));
+                }
+                Err(error) => {
+                    tracing::warn!(call_id = %act.call_id, %error, "STT session failed to open");
+                    act.conversation.handle_input(Input::SttError(error), Instant::now());
+                }
+            }),
+        );
+        let now = Instant::now();
+        self.started_at = now;
+        self.conversation.handle_input(Input::Answered, now);
+        ctx.run_interval(Duration::from_millis(FRAME_MS as u64), |act, ctx| act.tick(ctx));
+        tracing::info!(call_id = %self.call_id, agent = %self.agent.config.name, "call started");
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.llm_tasks.clear();
+        self.tts = None;
+        self.services.counters.dec();
+        if !self.ended {
+            let _ = self.handle.hangup();
+        }
+        tracing::info!(
+            call_id = %self.call_id,
+            secs = self.started_at.elapsed().as_secs_f64(),
+            turns = self.transcript.len(),
+            rtp_in = self.inbound.stats.packets,
+            rtp_foreign = self.inbound.stats.foreign_dropped,
+            "call ended"
+        );
+    }
+}
+
+/// Adapts a tokio receiver to a `futures::Stream` for `ctx.add_stream`.
+fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+impl StreamHandler<CallEvent> for CallActor {
+    fn handle(&mut self, event: CallEvent, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        match event {
+            CallEvent::Confirmed => {}
+            CallEvent::Cancelled | CallEvent::Terminated { .. } => {
+                self.ended = true;
+                self.conversation.handle_input(Input::RemoteHangup, now);
+                ctx.stop();
+            }
+            CallEvent::ReInvite { offer } => {
+                let services = self.services.clone();
+                match services.answer_sdp(&offer, self._lease.port()) {
+                    Ok((remote, answer)) => {
+                        use parla_sip::sdp::Direction;
+                        self.send_enabled = matches!(remote.direction, Direction::SendRecv | Direction::RecvOnly);
+                        let remote_addr = (!remote.addr.ip().is_unspecified()).then_some(remote.addr);
+                        self.inbound.renegotiate(super::g711_of(remote.codec), remote.dtmf_payload_type, remote_addr);
+                        let _ = self.handle.answer_reinvite(answer);
+                    }
+                    Err(_) => {
+                        let _ = self.handle.reject(488);
+                    }
+                }
+            }
+            CallEvent::Info { .. } => {}
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        // The signalling side is gone (driver shut down): nothing more will come.
+    }
+}
+
+impl StreamHandler<SttEvent> for CallActor {
+    fn handle(&mut self, event: SttEvent, _ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let input = match event {
+            SttEvent::Interim { text } => Input::SttInterim(text),
+            SttEvent::Final { text } => Input::SttFinal(text),
+            SttEvent::Error(e) => Input::SttError(e),
+        };
+        self.conversation.handle_input(input, now);
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        self.stt_input = None;
+    }
+}
+
+impl Handler<LlmMsg> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: LlmMsg, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let request = msg.request;
+        if !self.llm_tasks.contains_key(&request) {
+            return; // cancelled
+        }
+        let input = match msg.event {
+            Ok(LlmEvent::Token(text)) => Input::LlmToken { request, text },
+            Ok(LlmEvent::ToolCall { name, arguments, .. }) => Input::LlmToolCall { request, name, arguments },
+            Ok(LlmEvent::EndCall) => Input::LlmEndCall { request },
+            Ok(LlmEvent::Done) => {
+                self.llm_tasks.remove(&request);
+                Input::LlmDone { request }
+            }
+            Err(error) => {
+                self.llm_tasks.remove(&request);
+                Input::LlmError { request, error }
+            }
+        };
+        self.conversation.handle_input(input, now);
+        self.drain_outputs(ctx, now);
+    }
+}
+
+impl Handler<TtsMsg> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: TtsMsg, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        match msg {
+            TtsMsg::Audio { segment, chunk } => self.on_tts_audio(segment, chunk, now),
+            TtsMsg::Done { segment } => self.on_tts_done(segment, now),
+            TtsMsg::Error { segment, error } => {
+                if self.segments.remove(&segment).is_some() {
+                    tracing::warn!(call_id = %self.call_id, %error, "TTS failed");
+                    self.conversation.handle_input(Input::TtsError { segment, error }, now);
+                }
+            }
+        }
+        self.drain_outputs(ctx, now);
+    }
+}

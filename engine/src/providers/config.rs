@@ -1,0 +1,305 @@
+//! Provider sections of `parla.toml` and how they become providers.
+//!
+//! ```toml
+//! [stt]
+//! provider = "deepgram"          # or "openai" (OpenAI, Groq, local whisper servers)
+//! api_key_env = "DEEPGRAM_API_KEY"
+//! model = "nova-3"
+//!
+//! [llm]
+//! provider = "flow"              # or "openai"
+//! script = "flow.toml"           # optional; a file with a [flow] table (else [llm.flow], else built-in)
+//!
+//! [tts]
+//! provider = "espeak"            # or "openai"
+//! voice = "en-us"
+//! ```
+//!
+//! An API key is given inline (`api_key`) or, better, by naming an environment
+//! variable (`api_key_env`). Keys are never printed by `Debug`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::deepgram::{DeepgramConfig, DeepgramStt};
+use super::espeak::{EspeakConfig, EspeakTts};
+use super::flow::{FlowConfig, FlowLlm};
+use super::openai_llm::{OpenAiLlm, OpenAiLlmConfig};
+use super::openai_stt::{OpenAiStt, OpenAiSttConfig};
+use super::openai_tts::{OpenAiTts, OpenAiTtsConfig};
+use super::{LanguageModel, ProviderError, SpeechToText, TextToSpeech};
+
+/// A secret string (API key): deserializes from a plain string, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The API key: inline first, then the named environment variable (which must
+/// then be set and non-empty); `None` when neither is configured.
+pub fn resolve_api_key(
+    api_key: &Option<Secret>,
+    api_key_env: &Option<String>,
+) -> Result<Option<String>, ProviderError> {
+    if let Some(key) = api_key {
+        if !key.expose().is_empty() {
+            return Ok(Some(key.expose().to_owned()));
+        }
+    }
+    match api_key_env {
+        None => Ok(None),
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            _ => Err(ProviderError::Config(format!(
+                "environment variable {var} (api_key_env) is not set"
+            ))),
+        },
+    }
+}
+
+/// `[stt]`: the speech-to-text provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum SttProviderConfig {
+    /// OpenAI-compatible `/audio/transcriptions` (OpenAI, Groq, faster-whisper-server).
+    Openai(OpenAiSttSettings),
+    /// Deepgram live streaming.
+    Deepgram(DeepgramSettings),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiSttSettings {
+    /// Default `https://api.openai.com/v1`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The API key (prefer `api_key_env`).
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Name of the environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Default `whisper-1` (Groq: `whisper-large-v3`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Used when the call does not set a language.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeepgramSettings {
+    /// Default `wss://api.deepgram.com`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The API key (prefer `api_key_env`).
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Name of the environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Default `nova-3`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Used when the call does not set a language.
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub endpointing_ms: Option<u32>,
+    /// Default true.
+    #[serde(default)]
+    pub interim_results: Option<bool>,
+}
+
+impl SttProviderConfig {
+    pub fn build(&self) -> Result<Arc<dyn SpeechToText>, ProviderError> {
+        match self {
+            Self::Openai(s) => {
+                let d = OpenAiSttConfig::default();
+                Ok(Arc::new(OpenAiStt::new(OpenAiSttConfig {
+                    base_url: s.base_url.clone().unwrap_or(d.base_url),
+                    api_key: resolve_api_key(&s.api_key, &s.api_key_env)?,
+                    model: s.model.clone().unwrap_or(d.model),
+                    language: s.language.clone().unwrap_or(d.language),
+                    request_timeout: d.request_timeout,
+                })?))
+            }
+            Self::Deepgram(s) => {
+                let d = DeepgramConfig::default();
+                let api_key = resolve_api_key(&s.api_key, &s.api_key_env)?.ok_or_else(|| {
+                    ProviderError::Config("Deepgram needs api_key or api_key_env".into())
+                })?;
+                Ok(Arc::new(DeepgramStt::new(DeepgramConfig {
+                    base_url: s.base_url.clone().unwrap_or(d.base_url),
+                    api_key,
+                    model: s.model.clone().unwrap_or(d.model),
+                    endpointing_ms: s.endpointing_ms,
+                    interim_results: s.interim_results.unwrap_or(d.interim_results),
+                    language: s.language.clone().unwrap_or(d.language),
+                    ..d
+                })?))
+            }
+        }
+    }
+}
+
+/// `[llm]`: the language model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum LlmProviderConfig {
+    /// OpenAI-compatible `/chat/completions` streaming.
+    Openai(OpenAiLlmSettings),
+    /// The offline scripted dialogue.
+    Flow(FlowSettings),
+}
+
+impl Default for LlmProviderConfig {
+    fn default() -> Self {
+        Self::Flow(FlowSettings::default())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiLlmSettings {
+    /// Default `https://api.openai.com/v1`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The API key (prefer `api_key_env`).
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Name of the environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Default `gpt-4o-mini`.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+}
+
+/// The flow script: inline (`[llm.flow]`), or from a TOML file with a `[flow]`
+/// table (`script`), or the built-in one when neither is given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSettings {
+    #[serde(default)]
+    pub script: Option<PathBuf>,
+    #[serde(default)]
+    pub flow: Option<FlowConfig>,
+}
+
+impl FlowSettings {
+    /// The script these settings name.
+    pub fn load(&self) -> Result<FlowConfig, ProviderError> {
+        match (&self.flow, &self.script) {
+            (Some(_), Some(_)) => Err(ProviderError::Config(
+                "give either llm.flow or llm.script, not both".into(),
+            )),
+            (Some(flow), None) => Ok(flow.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ProviderError::Config(format!(
+                        "cannot read flow script {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                FlowConfig::from_toml_str(&text)
+            }
+            (None, None) => Ok(FlowConfig::default()),
+        }
+    }
+}
+
+impl LlmProviderConfig {
+    pub fn build(&self) -> Result<Arc<dyn LanguageModel>, ProviderError> {
+        match self {
+            Self::Openai(s) => {
+                let d = OpenAiLlmConfig::default();
+                Ok(Arc::new(OpenAiLlm::new(OpenAiLlmConfig {
+                    base_url: s.base_url.clone().unwrap_or(d.base_url),
+                    api_key: resolve_api_key(&s.api_key, &s.api_key_env)?,
+                    model: s.model.clone().unwrap_or(d.model),
+                    temperature: s.temperature,
+                    max_tokens: s.max_tokens,
+                    ..d
+                })?))
+            }
+            Self::Flow(s) => Ok(Arc::new(FlowLlm::new(s.load()?)?)),
+        }
+    }
+}
+
+/// `[tts]`: the speech synthesizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum TtsProviderConfig {
+    /// In-process libespeak-ng.
+    Espeak(EspeakConfig),
+    /// OpenAI-compatible `/audio/speech`.
+    Openai(OpenAiTtsSettings),
+}
+
+impl Default for TtsProviderConfig {
+    fn default() -> Self {
+        Self::Espeak(EspeakConfig::default())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiTtsSettings {
+    /// Default `https://api.openai.com/v1`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The API key (prefer `api_key_env`).
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// Name of the environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Default `gpt-4o-mini-tts`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Default `alloy`.
+    #[serde(default)]
+    pub voice: Option<String>,
+}
+
+impl TtsProviderConfig {
+    pub fn build(&self) -> Result<Arc<dyn TextToSpeech>, ProviderError> {
+        match self {
+            Self::Espeak(c) => Ok(Arc::new(EspeakTts::new(c.clone())?)),
+            Self::Openai(s) => {
+                let d = OpenAiTtsConfig::default();
+                Ok(Arc::new(OpenAiTts::new(OpenAiTtsConfig {
+                    base_url: s.base_url.clone().unwrap_or(d.base_url),
+                    api_key: resolve_api_key(&s.api_key, &s.api_key_env)?,
+                    model: s.model.clone().unwrap_or(d.model),
+                    voice: s.voice.clone().unwrap_or(d.voice),
+                    ..d
+                })?))
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Stub: filled in by a later issue.

@@ -1,0 +1,117 @@
+//! `parla serve`: wires SIP, the call engine and HTTP together, and shuts down
+//! gracefully on SIGTERM/SIGINT (refuse new calls, let active ones finish).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Arbiter;
+use anyhow::{bail, Context as _};
+use parla_engine::agent::{build_agents, ParlaConfig, StaticDirectory};
+use parla_engine::call::{CallManager, CallServices};
+use parla_engine::metrics::{CallCounters, LatencyMetrics};
+use parla_engine::rtp_ports::RtpPortPool;
+use parla_sip::server::{SipServer, SipServerConfig};
+
+use crate::cli::ServeArgs;
+use crate::http::{self, HttpState};
+
+/// The `Server`/`User-Agent` header value.
+pub const USER_AGENT: &str = concat!("Parla/", env!("CARGO_PKG_VERSION"));
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading config {}", args.config.display()))?;
+    let config = ParlaConfig::from_toml(&text).with_context(|| format!("parsing {}", args.config.display()))?;
+    if config.agents.is_empty() {
+        bail!("{} defines no [[agents]]", args.config.display());
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let agents = build_agents(&config.agents).await.context("building agents")?;
+    let directory = Arc::new(StaticDirectory::new(agents)?);
+
+    let public_ip = args.public_ip.unwrap_or_else(|| default_public_ip(args.sip_addr));
+    let latency = Arc::new(LatencyMetrics::new());
+    let counters = Arc::new(CallCounters::new());
+    let services = Arc::new(CallServices {
+        latency: latency.clone(),
+        counters: counters.clone(),
+        rtp_ports: RtpPortPool::new(args.rtp_ports),
+        rtp_bind_ip: args.sip_addr.ip(),
+        public_ip,
+        user_agent: USER_AGENT.to_string(),
+    });
+    let threads = args.media_threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let arbiters: Vec<Arbiter> = (0..threads.max(1)).map(|_| Arbiter::new()).collect();
+    let manager = CallManager::new(directory, services, arbiters.iter().map(|a| a.handle()).collect());
+
+    let (sip, mut incoming) = SipServer::bind(SipServerConfig {
+        bind: args.sip_addr,
+        public_ip: Some(public_ip),
+        user_agent: USER_AGENT.to_string(),
+        ..Default::default()
+    })
+    .await
+    .with_context(|| format!("binding SIP on {}", args.sip_addr))?;
+
+    let (http_server, http_addr) = http::bind(args.http_addr, HttpState { latency, counters: counters.clone() })
+        .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
+    let http_handle = http_server.handle();
+    actix_rt::spawn(http_server);
+
+    // Tests and scripts parse this line for the bound addresses.
+    println!(
+        "parla ready: sip_udp={} sip_tcp={} http={} public_ip={}",
+        sip.local_udp_addr(),
+        sip.local_tcp_addr(),
+        http_addr,
+        public_ip
+    );
+    tracing::info!(sip_udp = %sip.local_udp_addr(), http = %http_addr, %public_ip, "parla ready");
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            call = incoming.recv() => match call {
+                Some(call) => manager.handle_incoming(call),
+                None => bail!("SIP server stopped unexpectedly"),
+            },
+            _ = sigterm.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+
+    // Graceful shutdown: refuse new calls (503), let active calls finish.
+    tracing::info!(active = counters.active(), "shutting down: draining calls");
+    sip.set_draining(true);
+    let deadline = Instant::now() + Duration::from_secs(args.shutdown_timeout);
+    while counters.active() > 0 && Instant::now() < deadline {
+        tokio::select! {
+            call = incoming.recv() => if let Some(call) = call { let _ = call.handle.reject(503); },
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    if counters.active() > 0 {
+        tracing::warn!(active = counters.active(), "shutdown timeout: ending remaining calls");
+    }
+    for a in &arbiters {
+        a.stop();
+    }
+    sip.shutdown().await;
+    http_handle.stop(true).await;
+    tracing::info!("parla stopped");
+    Ok(())
+}
+
+/// The SIP address when it is specific; otherwise the first non-loopback IPv4
+/// of this host, falling back to 127.0.0.1.
+fn default_public_ip(sip_addr: SocketAddr) -> IpAddr {
+    if !sip_addr.ip().is_unspecified() {
+        return sip_addr.ip();
+    }
+    if_addrs::get_if_addrs()
+        .ok()
+        .and_then(|ifs| ifs.into_iter().find(|i| !i.is_loopback() && i.ip().is_ipv4()).map(|i| i.ip()))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}

@@ -1,0 +1,4 @@
+//! testkit
+pub mod caller;
+pub mod servers;
+pub mod speech;

@@ -1,0 +1,259 @@
+//! Black-box test support: runs the real `parla` binary on free ports with a
+//! generated `parla.toml`, and helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use parla_testkit::caller::{Action, CallOutcome, CallSpec};
+use parla_testkit::speech::{espeak_wav, voiced_spans, Whisper};
+
+/// How long `parla serve` may take to print its ready line.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `parla serve`; SIGTERM + wait on drop.
+pub struct Parla {
+    child: Child,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub log: Arc<Mutex<Vec<String>>>,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A temporary directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new(tag: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("parla-test-{tag}-{}-{}", std::process::id(), rand_u32()));
+            std::fs::create_dir_all(&p).expect("create temp dir");
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn rand_u32() -> u32 {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+    }
+}
+
+/// Distinct RTP port ranges per Parla instance in one test binary (tests run in parallel).
+static NEXT_RTP_BASE: AtomicU16 = AtomicU16::new(0);
+
+/// RTP ports for one instance: `count` even ports in a range no other test in
+/// this process uses. `salt` separates test binaries (which run one after another,
+/// but keep them apart anyway).
+pub fn rtp_range(salt: u16, count: u16) -> String {
+    let slot = NEXT_RTP_BASE.fetch_add(1, Ordering::Relaxed);
+    let low = 30000 + salt * 2000 + slot * 400;
+    format!("{}-{}", low, low + count * 2 - 1)
+}
+
+impl Parla {
+    /// Starts `parla serve` with this `parla.toml` text.
+    pub fn start(config_toml: &str, rtp_ports: &str) -> Parla {
+        Self::start_with_env(config_toml, rtp_ports, &[])
+    }
+
+    pub fn start_with_env(config_toml: &str, rtp_ports: &str, env: &[(&str, &str)]) -> Parla {
+        let dir = tempdir::Dir::new("parla");
+        let config = dir.0.join("parla.toml");
+        std::fs::write(&config, config_toml).expect("write parla.toml");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_parla"));
+        cmd.args(["serve", "--sip-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--public-ip", "127.0.0.1"])
+            .args(["--rtp-ports", rtp_ports, "--shutdown-timeout", "5"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.0.join("data"))
+            .env("RUST_LOG", std::env::var("PARLA_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn parla");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if std::env::var("PARLA_TEST_ECHO").is_ok() {
+                        eprintln!("[parla] {line}");
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("parla ready:") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("parla did not start:\n{}", log.lock().unwrap().join("\n"));
+            }
+        };
+        let field = |name: &str| -> SocketAddr {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+        };
+        Parla { sip: field("sip_udp"), http: field("http"), log, child, _dir: dir }
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.http)).await.expect("GET /metrics").text().await.expect("body")
+    }
+
+    /// The value of an un-labelled metric line, e.g. `parla_calls_active`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                (k == name).then(|| v.trim().parse::<f64>().ok()).flatten()
+            })
+            .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+    }
+
+    /// Waits until `parla_calls_active` is 0 (or panics after `timeout`).
+    pub async fn wait_idle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.metric("parla_calls_active").await == 0.0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "calls still active after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM and wait for exit; returns whether it exited within `timeout`.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        unsafe_kill(self.child.id(), 15);
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+impl Drop for Parla {
+    fn drop(&mut self) {
+        if !self.terminate(Duration::from_secs(8)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("---- parla log ----\n{}", self.log_text());
+        }
+    }
+}
+
+/// The shared local whisper recognizer (PARLA_TEST_WHISPER_URL, set by tools/test.sh,
+/// or a server started once for this test binary).
+pub fn whisper() -> Whisper {
+    static W: OnceLock<Whisper> = OnceLock::new();
+    W.get_or_init(|| Whisper::shared().expect("local whisper recognizer")).clone()
+}
+
+/// Caller speech, 8 kHz, from espeak-ng (cached per text).
+pub fn utterance(text: &str) -> Arc<Vec<i16>> {
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, Arc<Vec<i16>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(a) = cache.lock().unwrap().get(text) {
+        return a.clone();
+    }
+    let pcm = Arc::new(espeak_wav(text, 8000).expect("espeak-ng"));
+    cache.lock().unwrap().insert(text.to_string(), pcm.clone());
+    pcm
+}
+
+/// The offline demo agent's sections with STT at `stt_url`, as a `parla.toml`.
+pub fn flow_agent_config(stt_url: &str, extra_agent_lines: &str) -> String {
+    format!(
+        r#"
+[[agents]]
+name = "test"
+numbers = ["*"]
+greeting = "Hello, thanks for calling Parla. How can I help you today?"
+language = "en"
+{extra_agent_lines}
+
+[agents.stt]
+provider = "openai"
+base_url = "{stt_url}"
+model = "tiny.en"
+
+[agents.llm]
+provider = "flow"
+
+[agents.tts]
+provider = "espeak"
+"#
+    )
+}
+
+/// A call that waits for the greeting, says `text`, waits for the reply, hangs up.
+pub fn say_after_greeting(target: SocketAddr, text: &str) -> CallSpec {
+    let mut spec = CallSpec::new(target, format!("sip:agent@{target}"));
+    spec.script = vec![
+        Action::WaitForAgentSilence { min_silence: Duration::from_millis(900), timeout: Duration::from_secs(20) },
+        Action::Play(utterance(text)),
+        Action::WaitForAgentSpeech { timeout: Duration::from_secs(10) },
+        Action::WaitForAgentSilence { min_silence: Duration::from_millis(1200), timeout: Duration::from_secs(20) },
+        Action::Hangup,
+    ];
+    spec.max_duration = Duration::from_secs(90);
+    spec
+}
+
+/// Agent speech before the caller started playing and after the caller stopped.
+pub fn split_greeting_and_reply(outcome: &CallOutcome) -> (Vec<i16>, Vec<i16>) {
+    let start = outcome.event_time("play start").expect("caller played");
+    let end = outcome.event_time("play end").expect("caller finished playing");
+    let greeting = outcome.agent_audio_between(Duration::ZERO, start).to_vec();
+    let reply = outcome.agent_audio_between(end, Duration::from_secs(3600)).to_vec();
+    (greeting, reply)
+}
+
+/// Seconds of agent speech (spans above -40 dBFS) in 8 kHz audio.
+pub fn speech_seconds(pcm: &[i16]) -> f64 {
+    voiced_spans(pcm, 8000, -40.0, 300).iter().map(|(a, b)| (b - a) as f64 / 1000.0).sum()
+}

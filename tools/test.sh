@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs Parla's whole test suite on this machine (installing what is missing first):
+# unit and integration tests of every crate (real SIPp, espeak-ng, a local whisper
+# recognizer, the in-repo Rust test caller against the real `parla` binary), then a
+# bounded fuzz run of the SIP and SDP parsers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+./tools/install-deps.sh
+
+# One shared local whisper recognizer (OpenAI-compatible API) for every test.
+WHISPER_PORT="${PARLA_TEST_WHISPER_PORT:-9311}"
+if [ -z "${PARLA_TEST_WHISPER_URL:-}" ]; then
+  HF_HUB_OFFLINE=1 .venv/bin/python tools/whisper_server.py --host 127.0.0.1 --port "$WHISPER_PORT" \
+    >"${TMPDIR:-/tmp}/parla-test-whisper.log" 2>&1 &
+  WHISPER_PID=$!
+  trap 'kill $WHISPER_PID 2>/dev/null || true' EXIT
+  export PARLA_TEST_WHISPER_URL="http://127.0.0.1:$WHISPER_PORT/v1"
+  for _ in $(seq 1 120); do
+    curl -fs "http://127.0.0.1:$WHISPER_PORT/health" >/dev/null 2>&1 && break
+    kill -0 $WHISPER_PID 2>/dev/null || { cat "${TMPDIR:-/tmp}/parla-test-whisper.log"; exit 1; }
+    sleep 0.5
+  done
+fi
+
+cargo build --workspace --all-targets
+cargo test --workspace --no-fail-fast
+
+# Bounded fuzz run of the SIP and SDP parsers (seconds per target).
+bash fuzz/run.sh "${PARLA_FUZZ_SECONDS:-30}"
