@@ -7,6 +7,8 @@ mod cli;
 mod http;
 mod serve;
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use clap::Parser;
 
@@ -18,6 +20,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     // One TLS crypto provider for every rustls user (reqwest, WebSockets).
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates /.venv (repo root) for the local speech recognizer and installs
+# Creates .venv at the repo root for the local speech recognizer and installs
 # tools/requirements.txt into it, only when the requirements changed.
 # Idempotent. Prints the venv's python path on stdout (last line).
 set -euo pipefail

@@ -92,12 +92,15 @@ impl Dialog {
             .to_string();
         let from = header_value(req, |h| matches!(h, Header::From(_))).ok_or(DialogError::BadHeader("From"))?;
         let to = header_value(req, |h| matches!(h, Header::To(_))).ok_or(DialogError::BadHeader("To"))?;
-        let contact = req
-            .contact_header()
-            .map_err(|_| DialogError::BadHeader("Contact"))?;
-        let remote_target = Contact::parse(contact.value())
-            .map_err(|_| DialogError::BadHeader("Contact"))?
-            .uri;
+        let has_contact = req.headers.iter().any(|h| matches!(h, Header::Contact(_)));
+        let remote_target = if has_contact {
+            let contact = req.contact_header().map_err(|_| DialogError::BadHeader("Contact"))?;
+            Contact::parse(contact.value()).map_err(|_| DialogError::BadHeader("Contact"))?.uri
+        } else {
+            // RFC 2543 made Contact optional (RFC 3261 §8.1.1.8 requires it);
+            // without one, in-dialog requests go to the From URI (RFC 4475 §3.4.1).
+            Contact::parse(from).map_err(|_| DialogError::BadHeader("From"))?.uri
+        };
         let remote_cseq = req
             .cseq_header()
             .ok()
@@ -286,8 +289,16 @@ mod tests {
     }
 
     #[test]
-    fn missing_contact_is_an_error() {
-        let text = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    fn missing_contact_targets_the_from_uri_rfc2543() {
+        let text = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:b@192.0.2.7:5070>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let req = Request::try_from(text).unwrap();
+        let d = Dialog::from_invite(&req, "t".into(), 1).unwrap();
+        assert_eq!(d.remote_target.to_string(), "sip:b@192.0.2.7:5070");
+    }
+
+    #[test]
+    fn malformed_contact_is_an_error() {
+        let text = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContact: <not a uri\r\nContent-Length: 0\r\n\r\n";
         let req = Request::try_from(text).unwrap();
         assert_eq!(Dialog::from_invite(&req, "t".into(), 1).unwrap_err(), DialogError::BadHeader("Contact"));
     }

@@ -257,3 +257,23 @@ pub fn split_greeting_and_reply(outcome: &CallOutcome) -> (Vec<i16>, Vec<i16>) {
 pub fn speech_seconds(pcm: &[i16]) -> f64 {
     voiced_spans(pcm, 8000, -40.0, 300).iter().map(|(a, b)| (b - a) as f64 / 1000.0).sum()
 }
+
+/// Which of `candidates` the transcript matches best (lowest word error rate
+/// of the best-matching window), with that rate.
+pub fn best_match(transcript: &str, candidates: &[&str]) -> (usize, f64) {
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, parla_testkit::speech::best_phrase_wer(transcript, c)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("candidates")
+}
+
+/// The demo flow's replies, for checking which one the agent said.
+pub const FLOW_REPLIES: &[&str] = &[
+    "Sure, I can book an appointment for you. What day works best?",
+    "We're open Monday to Friday, nine to five. Is there anything else I can help with?",
+    "All our staff are busy right now. Please call back during opening hours, or tell me what you need and I'll do my best.",
+    "Thank you for calling. Goodbye!",
+    "Sorry, I didn't get that. You can say book an appointment, opening hours, or talk to a person.",
+];

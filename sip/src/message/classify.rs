@@ -100,7 +100,7 @@ fn check_mandatory(hs: &HeaderSection) -> Result<(), &'static str> {
         Err("missing From header")
     } else if !hs.has_to {
         Err("missing To header")
-    } else if hs.call_id.is_none() {
+    } else if !hs.has_call_id {
         Err("missing Call-ID header")
     } else if hs.cseq.is_none() {
         Err("missing CSeq header")

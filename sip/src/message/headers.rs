@@ -149,9 +149,8 @@ pub(crate) struct HeaderSection {
     pub fields: Vec<(String, String)>,
     pub via_count: usize,
     pub has_from: bool,
-    pub to_tag: Option<String>,
     pub has_to: bool,
-    pub call_id: Option<String>,
+    pub has_call_id: bool,
     pub cseq: Option<(u32, String)>,
     pub content_length: Option<u64>,
     pub content_type: Option<MediaType>,
@@ -211,7 +210,6 @@ pub(crate) fn parse_fields(fields: &[RawField<'_>]) -> Result<HeaderSection, Hea
                         return Err(dup());
                     }
                     out.has_to = true;
-                    out.to_tag = tags.first().and_then(|(_, v)| v.map(str::to_string));
                 }
                 out.fields.push((full, na.canonical()));
             }
@@ -230,13 +228,13 @@ pub(crate) fn parse_fields(fields: &[RawField<'_>]) -> Result<HeaderSection, Hea
                 }
             }
             Known::CallId => {
-                if out.call_id.is_some() {
+                if out.has_call_id {
                     return Err(dup());
                 }
                 if !is_call_id(value) {
                     return Err(HeaderError::new(label, "invalid Call-ID"));
                 }
-                out.call_id = Some(value.to_string());
+                out.has_call_id = true;
                 out.fields.push((full, value.to_string()));
             }
             Known::CSeq => {
