@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use parla_engine::rtp_ports::PortRange;
 
 #[derive(Parser, Debug)]
-#[command(name = "parla", version, about = "Realtime telephony engine for AI voice agents")]
+#[command(
+    name = "parla",
+    version,
+    about = "Realtime telephony engine for AI voice agents"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

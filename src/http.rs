@@ -13,17 +13,24 @@ pub struct HttpState {
 }
 
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
     let mut out = String::with_capacity(4096);
     render_prometheus(&state.latency, &state.counters, &mut out);
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(out)
 }
 
 /// Binds the HTTP server (port 0 picks a free port) and returns it with its address.
-pub fn bind(addr: SocketAddr, state: HttpState) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+pub fn bind(
+    addr: SocketAddr,
+    state: HttpState,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

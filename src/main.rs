@@ -27,7 +27,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve(args) => {
             let system = actix_rt::System::new();
-            system.block_on(serve::run(args)).context("parla serve failed")
+            system
+                .block_on(serve::run(args))
+                .context("parla serve failed")
         }
     }
 }

@@ -22,16 +22,21 @@ pub const USER_AGENT: &str = concat!("Parla/", env!("CARGO_PKG_VERSION"));
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading config {}", args.config.display()))?;
-    let config = ParlaConfig::from_toml(&text).with_context(|| format!("parsing {}", args.config.display()))?;
+    let config = ParlaConfig::from_toml(&text)
+        .with_context(|| format!("parsing {}", args.config.display()))?;
     if config.agents.is_empty() {
         bail!("{} defines no [[agents]]", args.config.display());
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let agents = build_agents(&config.agents).await.context("building agents")?;
+    let agents = build_agents(&config.agents)
+        .await
+        .context("building agents")?;
     let directory = Arc::new(StaticDirectory::new(agents)?);
 
-    let public_ip = args.public_ip.unwrap_or_else(|| default_public_ip(args.sip_addr));
+    let public_ip = args
+        .public_ip
+        .unwrap_or_else(|| default_public_ip(args.sip_addr));
     let latency = Arc::new(LatencyMetrics::new());
     let counters = Arc::new(CallCounters::new());
     let services = Arc::new(CallServices {
@@ -42,9 +47,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_ip,
         user_agent: USER_AGENT.to_string(),
     });
-    let threads = args.media_threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.media_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let arbiters: Vec<Arbiter> = (0..threads.max(1)).map(|_| Arbiter::new()).collect();
-    let manager = CallManager::new(directory, services, arbiters.iter().map(|a| a.handle()).collect());
+    let manager = CallManager::new(
+        directory,
+        services,
+        arbiters.iter().map(|a| a.handle()).collect(),
+    );
 
     let (sip, mut incoming) = SipServer::bind(SipServerConfig {
         bind: args.sip_addr,
@@ -55,8 +68,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("binding SIP on {}", args.sip_addr))?;
 
-    let (http_server, http_addr) = http::bind(args.http_addr, HttpState { latency, counters: counters.clone() })
-        .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
+    let (http_server, http_addr) = http::bind(
+        args.http_addr,
+        HttpState {
+            latency,
+            counters: counters.clone(),
+        },
+    )
+    .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
     let http_handle = http_server.handle();
     actix_rt::spawn(http_server);
 
@@ -93,7 +112,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     if counters.active() > 0 {
-        tracing::warn!(active = counters.active(), "shutdown timeout: ending remaining calls");
+        tracing::warn!(
+            active = counters.active(),
+            "shutdown timeout: ending remaining calls"
+        );
     }
     for a in &arbiters {
         a.stop();
@@ -112,6 +134,10 @@ fn default_public_ip(sip_addr: SocketAddr) -> IpAddr {
     }
     if_addrs::get_if_addrs()
         .ok()
-        .and_then(|ifs| ifs.into_iter().find(|i| !i.is_loopback() && i.ip().is_ipv4()).map(|i| i.ip()))
+        .and_then(|ifs| {
+            ifs.into_iter()
+                .find(|i| !i.is_loopback() && i.ip().is_ipv4())
+                .map(|i| i.ip())
+        })
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }

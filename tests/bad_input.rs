@@ -22,7 +22,12 @@ fn sent_by_port(msg: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(msg);
     text.lines()
         .find(|l| {
-            let name = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             name == "via" || name == "v"
         })
         .and_then(|l| {
@@ -50,10 +55,21 @@ fn responses(sock: &UdpSocket, cid: Option<&str>, wait: Duration) -> Vec<(u16, S
     let mut out = Vec::new();
     let mut buf = vec![0u8; 65536];
     while Instant::now() < deadline {
-        sock.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))).unwrap();
-        let Ok((n, _)) = sock.recv_from(&mut buf) else { break };
+        sock.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ))
+        .unwrap();
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            break;
+        };
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
-        let Some(status) = text.strip_prefix("SIP/2.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()) else {
+        let Some(status) = text
+            .strip_prefix("SIP/2.0 ")
+            .and_then(|r| r.get(..3))
+            .and_then(|c| c.parse().ok())
+        else {
             continue; // a request from Parla (e.g. BYE after a 200 that was never ACKed)
         };
         if call_id(text.as_bytes()).as_deref() != cid {
@@ -94,8 +110,12 @@ fn satisfies(token: &str, got: &[(u16, String)]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc4475_torture_messages_are_handled_as_the_rfc_expects() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &rtp_range(4, 40));
-    let index = std::fs::read_to_string(torture_dir().join("index.tsv")).expect("../shared/rfc4475/index.tsv");
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(4, 40),
+    );
+    let index = std::fs::read_to_string(torture_dir().join("index.tsv"))
+        .expect("../shared/rfc4475/index.tsv");
     // One socket per sent-by port, so responses routed by Via reach us.
     let mut sockets: HashMap<u16, UdpSocket> = HashMap::new();
     let mut failures = Vec::new();
@@ -106,7 +126,8 @@ async fn rfc4475_torture_messages_are_handled_as_the_rfc_expects() {
         let msg = std::fs::read(torture_dir().join(format!("{name}.dat"))).unwrap();
         let port = sent_by_port(&msg);
         let sock = sockets.entry(port).or_insert_with(|| {
-            UdpSocket::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("bind 127.0.0.1:{port} for Via responses: {e}"))
+            UdpSocket::bind(("127.0.0.1", port))
+                .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port} for Via responses: {e}"))
         });
         sock.send_to(&msg, parla.sip).unwrap();
         let got = responses(sock, call_id(&msg).as_deref(), Duration::from_millis(600));
@@ -121,24 +142,41 @@ async fn rfc4475_torture_messages_are_handled_as_the_rfc_expects() {
         }
         count += 1;
         if !ok {
-            failures.push(format!("{name}: expected {accept} (tolerate {tolerate}), got {got:?}"));
+            failures.push(format!(
+                "{name}: expected {accept} (tolerate {tolerate}), got {got:?}"
+            ));
         }
     }
     assert_eq!(count, 50, "all 50 torture messages were sent");
-    assert!(failures.is_empty(), "{} torture messages mishandled:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} torture messages mishandled:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     // Still alive and answering calls.
-    let health = reqwest::get(format!("http://{}/healthz", parla.http)).await.unwrap();
+    let health = reqwest::get(format!("http://{}/healthz", parla.http))
+        .await
+        .unwrap();
     assert!(health.status().is_success());
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
-    spec.script = vec![Action::WaitForAgentSpeech { timeout: Duration::from_secs(5) }, Action::Hangup];
+    spec.script = vec![
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(5),
+        },
+        Action::Hangup,
+    ];
     assert_eq!(place_call(spec).await.unwrap().final_status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_common_codec_gets_488_and_unknown_destination_404() {
     let w = whisper();
-    let config = flow_agent_config(&format!("{}/v1", w.base_url()), "").replace(r#"numbers = ["*"]"#, r#"numbers = ["+1 555 0100", "support"]"#);
+    let config = flow_agent_config(&format!("{}/v1", w.base_url()), "").replace(
+        r#"numbers = ["*"]"#,
+        r#"numbers = ["+1 555 0100", "support"]"#,
+    );
     let parla = Parla::start(&config, &rtp_range(4, 10));
 
     let mut spec = CallSpec::new(parla.sip, format!("sip:support@{}", parla.sip));
@@ -149,23 +187,43 @@ async fn no_common_codec_gets_488_and_unknown_destination_404() {
     assert_eq!(place_call(spec).await.unwrap().final_status, 404);
 
     let mut spec = CallSpec::new(parla.sip, format!("sip:+15550100@{}", parla.sip));
-    spec.script = vec![Action::WaitForAgentSpeech { timeout: Duration::from_secs(5) }, Action::Hangup];
-    assert_eq!(place_call(spec).await.unwrap().final_status, 200, "the configured number routes");
+    spec.script = vec![
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(5),
+        },
+        Action::Hangup,
+    ];
+    assert_eq!(
+        place_call(spec).await.unwrap().final_status,
+        200,
+        "the configured number routes"
+    );
     parla.wait_idle(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_before_answer_gets_487_and_frees_the_call() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), "answer_delay_ms = 3000"), &rtp_range(4, 10));
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), "answer_delay_ms = 3000"),
+        &rtp_range(4, 10),
+    );
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
     spec.script = vec![Action::Wait(Duration::from_millis(500)), Action::Cancel];
     let outcome = place_call(spec).await.unwrap();
     assert_eq!(outcome.final_status, 487, "{:#?}", outcome.sip_log);
-    assert!(outcome.sip_log.iter().any(|l| l.contains("180")), "rang before the CANCEL: {:#?}", outcome.sip_log);
+    assert!(
+        outcome.sip_log.iter().any(|l| l.contains("180")),
+        "rang before the CANCEL: {:#?}",
+        outcome.sip_log
+    );
     tokio::time::sleep(Duration::from_millis(3500)).await; // past the answer delay: nothing starts
     assert_eq!(parla.metric("parla_calls_active").await, 0.0);
-    assert_eq!(parla.metric("parla_calls_total").await, 0.0, "a cancelled call never starts");
+    assert_eq!(
+        parla.metric("parla_calls_total").await,
+        0.0,
+        "a cancelled call never starts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,12 +231,18 @@ async fn rtp_from_a_foreign_source_and_garbage_are_ignored() {
     let w = whisper();
     let range = rtp_range(4, 1); // exactly one port: we know where Parla's RTP is
     let rtp_port: u16 = range.split('-').next().unwrap().parse().unwrap();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &range);
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &range,
+    );
     let target = SocketAddr::from(([127, 0, 0, 1], rtp_port));
 
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
     spec.script = vec![
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(900), timeout: Duration::from_secs(20) },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(900),
+            timeout: Duration::from_secs(20),
+        },
         Action::Wait(Duration::from_secs(7)),
         Action::Hangup,
     ];
@@ -207,7 +271,9 @@ async fn rtp_from_a_foreign_source_and_garbage_are_ignored() {
 
     let outcome = call.await.unwrap().unwrap();
     assert_eq!(outcome.final_status, 200);
-    let quiet_from = outcome.event_time("heard agent silence").expect("greeting ended");
+    let quiet_from = outcome
+        .event_time("heard agent silence")
+        .expect("greeting ended");
     let after = outcome.agent_audio_between(quiet_from, Duration::from_secs(3600));
     assert!(
         speech_seconds(after) < 0.2,
@@ -215,5 +281,8 @@ async fn rtp_from_a_foreign_source_and_garbage_are_ignored() {
         speech_seconds(after)
     );
     parla.wait_idle(Duration::from_secs(5)).await;
-    assert!(!parla.log_text().contains("speaker=User"), "no caller turn was heard");
+    assert!(
+        !parla.log_text().contains("speaker=User"),
+        "no caller turn was heard"
+    );
 }

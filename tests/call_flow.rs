@@ -12,21 +12,44 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greets_then_answers_what_the_caller_said() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &rtp_range(0, 20));
-    let outcome = place_call(say_after_greeting(parla.sip, "I would like to book an appointment")).await.unwrap();
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(0, 20),
+    );
+    let outcome = place_call(say_after_greeting(
+        parla.sip,
+        "I would like to book an appointment",
+    ))
+    .await
+    .unwrap();
     assert_eq!(outcome.final_status, 200, "sip log: {:#?}", outcome.sip_log);
     assert_eq!(outcome.rtp_lost, 0);
 
     let (greeting, reply) = split_greeting_and_reply(&outcome);
-    assert!(speech_seconds(&greeting) > 1.5, "the greeting was heard before the caller spoke");
+    assert!(
+        speech_seconds(&greeting) > 1.5,
+        "the greeting was heard before the caller spoke"
+    );
     let greeting_text = w.transcribe(&greeting, 8000).await.unwrap();
-    let wer = parla_testkit::speech::best_phrase_wer(&greeting_text, "thanks for calling parla how can i help you today");
-    assert!(wer <= 0.5, "greeting transcript {greeting_text:?} (wer {wer:.2})");
+    let wer = parla_testkit::speech::best_phrase_wer(
+        &greeting_text,
+        "thanks for calling parla how can i help you today",
+    );
+    assert!(
+        wer <= 0.5,
+        "greeting transcript {greeting_text:?} (wer {wer:.2})"
+    );
 
     let reply_text = w.transcribe(&reply, 8000).await.unwrap();
     let (which, wer) = best_match(&reply_text, FLOW_REPLIES);
-    assert_eq!(which, 0, "expected the appointment answer, heard {reply_text:?} (wer {wer:.2})");
-    assert!(wer <= 0.5, "appointment answer transcript {reply_text:?} (wer {wer:.2})");
+    assert_eq!(
+        which, 0,
+        "expected the appointment answer, heard {reply_text:?} (wer {wer:.2})"
+    );
+    assert!(
+        wer <= 0.5,
+        "appointment answer transcript {reply_text:?} (wer {wer:.2})"
+    );
 
     parla.wait_idle(Duration::from_secs(5)).await;
     let metrics = parla.metrics().await;
@@ -40,39 +63,75 @@ async fn greets_then_answers_what_the_caller_said() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dtmf_digits_drive_the_flow() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &rtp_range(0, 20));
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(0, 20),
+    );
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
     spec.script = vec![
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(900), timeout: Duration::from_secs(20) },
-        Action::Dtmf { digits: "2".into(), duration_ms: 120 },
-        Action::WaitForAgentSpeech { timeout: Duration::from_secs(10) },
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(1200), timeout: Duration::from_secs(20) },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(900),
+            timeout: Duration::from_secs(20),
+        },
+        Action::Dtmf {
+            digits: "2".into(),
+            duration_ms: 120,
+        },
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(10),
+        },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(1200),
+            timeout: Duration::from_secs(20),
+        },
         Action::Hangup,
     ];
     let outcome = place_call(spec).await.unwrap();
     assert_eq!(outcome.final_status, 200);
     let pressed = outcome.event_time("dtmf 2").expect("digit sent");
-    let reply = outcome.agent_audio_between(pressed, Duration::from_secs(3600)).to_vec();
+    let reply = outcome
+        .agent_audio_between(pressed, Duration::from_secs(3600))
+        .to_vec();
     let text = w.transcribe(&reply, 8000).await.unwrap();
     let (which, wer) = best_match(&text, FLOW_REPLIES);
-    assert_eq!(which, 1, "digit 2 selects opening hours; heard {text:?} (wer {wer:.2})");
+    assert_eq!(
+        which, 1,
+        "digit 2 selects opening hours; heard {text:?} (wer {wer:.2})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goodbye_intent_hangs_up_after_speaking() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &rtp_range(0, 20));
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(0, 20),
+    );
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
     spec.script = vec![
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(900), timeout: Duration::from_secs(20) },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(900),
+            timeout: Duration::from_secs(20),
+        },
         Action::Play(utterance("Goodbye")),
         // No Hangup: the agent should say goodbye and send BYE.
     ];
     spec.max_duration = Duration::from_secs(30);
     let outcome = place_call(spec).await.unwrap();
-    assert_eq!(outcome.ended_by, EndedBy::Agent, "events: {:?}", outcome.caller_events);
+    assert_eq!(
+        outcome.ended_by,
+        EndedBy::Agent,
+        "events: {:?}",
+        outcome.caller_events
+    );
     let end = outcome.event_time("play end").unwrap();
-    let text = w.transcribe(outcome.agent_audio_between(end, Duration::from_secs(3600)), 8000).await.unwrap();
+    let text = w
+        .transcribe(
+            outcome.agent_audio_between(end, Duration::from_secs(3600)),
+            8000,
+        )
+        .await
+        .unwrap();
     assert_eq!(best_match(&text, FLOW_REPLIES).0, 3, "heard {text:?}");
     parla.wait_idle(Duration::from_secs(5)).await;
 }

@@ -19,7 +19,10 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
     let w = whisper();
     // One recognizer on 2 cores serves all 50 calls, so transcripts queue up:
     // give the agent time before its stall fallback, and stagger when callers speak.
-    let config = flow_agent_config(&format!("{}/v1", w.base_url()), "response_timeout_ms = 60000");
+    let config = flow_agent_config(
+        &format!("{}/v1", w.base_url()),
+        "response_timeout_ms = 60000",
+    );
     let parla = Parla::start(&config, &rtp_range(3, CONCURRENT_CALLS as u16));
     let mut calls = Vec::new();
     for i in 0..CONCURRENT_CALLS {
@@ -28,11 +31,19 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
         spec.answer_timeout = Duration::from_secs(20);
         spec.max_duration = Duration::from_secs(150);
         spec.script = vec![
-            Action::WaitForAgentSilence { min_silence: Duration::from_millis(900), timeout: Duration::from_secs(40) },
+            Action::WaitForAgentSilence {
+                min_silence: Duration::from_millis(900),
+                timeout: Duration::from_secs(40),
+            },
             Action::Wait(Duration::from_millis(500 * i as u64)),
             Action::Play(utterance("I would like to book an appointment")),
-            Action::WaitForAgentSpeech { timeout: Duration::from_secs(90) },
-            Action::WaitForAgentSilence { min_silence: Duration::from_millis(1200), timeout: Duration::from_secs(30) },
+            Action::WaitForAgentSpeech {
+                timeout: Duration::from_secs(90),
+            },
+            Action::WaitForAgentSilence {
+                min_silence: Duration::from_millis(1200),
+                timeout: Duration::from_secs(30),
+            },
             Action::Hangup,
         ];
         calls.push(tokio::spawn(place_call(spec)));
@@ -45,8 +56,16 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
     for (i, outcome) in outcomes.iter().enumerate() {
         assert_eq!(outcome.final_status, 200, "call {i}: {:?}", outcome.sip_log);
         assert_eq!(outcome.rtp_lost, 0, "call {i} lost agent RTP");
-        let end = outcome.event_time("play end").unwrap_or_else(|| panic!("call {i} never spoke: {:?}", outcome.caller_events));
-        let text = w.transcribe(outcome.agent_audio_between(end, Duration::from_secs(3600)), 8000).await.unwrap();
+        let end = outcome
+            .event_time("play end")
+            .unwrap_or_else(|| panic!("call {i} never spoke: {:?}", outcome.caller_events));
+        let text = w
+            .transcribe(
+                outcome.agent_audio_between(end, Duration::from_secs(3600)),
+                8000,
+            )
+            .await
+            .unwrap();
         let (which, wer) = best_match(&text, FLOW_REPLIES);
         // Whisper tiny.en on 8 kHz espeak audio garbles a few words ("works best" →
         // "work fast"); the reply must still match the appointment answer best, by far.
@@ -54,24 +73,47 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
             wrong.push(format!("call {i}: heard {text:?} (wer {wer:.2})"));
         }
     }
-    assert!(wrong.is_empty(), "{} of {CONCURRENT_CALLS} calls got a wrong reply:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {CONCURRENT_CALLS} calls got a wrong reply:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     parla.wait_idle(Duration::from_secs(10)).await;
-    assert_eq!(parla.metric("parla_calls_total").await, CONCURRENT_CALLS as f64);
+    assert_eq!(
+        parla.metric("parla_calls_total").await,
+        CONCURRENT_CALLS as f64
+    );
     assert_eq!(parla.metric("parla_calls_active").await, 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_sequential_calls_reuse_a_few_rtp_ports() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &rtp_range(3, SEQUENTIAL_PORTS));
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(3, SEQUENTIAL_PORTS),
+    );
     for i in 0..SEQUENTIAL_CALLS {
         let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
-        spec.script = vec![Action::WaitForAgentSpeech { timeout: Duration::from_secs(5) }, Action::Hangup];
+        spec.script = vec![
+            Action::WaitForAgentSpeech {
+                timeout: Duration::from_secs(5),
+            },
+            Action::Hangup,
+        ];
         let outcome = place_call(spec).await.unwrap();
-        assert_eq!(outcome.final_status, 200, "call {i} of {SEQUENTIAL_CALLS} (ports leaked?): {:?}", outcome.sip_log);
+        assert_eq!(
+            outcome.final_status, 200,
+            "call {i} of {SEQUENTIAL_CALLS} (ports leaked?): {:?}",
+            outcome.sip_log
+        );
         assert!(outcome.rtp_packets_received > 0, "call {i}: no agent audio");
         // BYE frees the call before the next one needs its port.
         parla.wait_idle(Duration::from_secs(5)).await;
     }
-    assert_eq!(parla.metric("parla_calls_total").await, SEQUENTIAL_CALLS as f64);
+    assert_eq!(
+        parla.metric("parla_calls_total").await,
+        SEQUENTIAL_CALLS as f64
+    );
 }

@@ -14,7 +14,8 @@ use parla_testkit::servers::Fault;
 use parla_testkit::speech::{best_phrase_wer, normalize, rms_dbfs, voiced_spans};
 use support::*;
 
-const LLM_REPLY: &str = "Certainly. I will book that appointment. Which day would you like to come in?";
+const LLM_REPLY: &str =
+    "Certainly. I will book that appointment. Which day would you like to come in?";
 const LLM_DEFAULT: &str = "I am sorry, I can only help with appointments today.";
 
 fn cloud_config(stt: &str, llm: &str, tts: &str, greeting: &str) -> String {
@@ -44,61 +45,127 @@ model = "gpt-4o-mini"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deepgram_openai_llm_and_openai_tts_answer_the_caller() {
     let w = whisper();
-    let deepgram = MockDeepgram::builder(w.clone()).api_key("dg-test").start().unwrap();
-    let llm = MockLlm::builder().api_key("sk-test-llm").keyword("appointment", LLM_REPLY).default_reply(LLM_DEFAULT).start().unwrap();
+    let deepgram = MockDeepgram::builder(w.clone())
+        .api_key("dg-test")
+        .start()
+        .unwrap();
+    let llm = MockLlm::builder()
+        .api_key("sk-test-llm")
+        .keyword("appointment", LLM_REPLY)
+        .default_reply(LLM_DEFAULT)
+        .start()
+        .unwrap();
     let tts = MockTts::builder().api_key("sk-test-tts").start().unwrap();
-    let stt = format!("provider = \"deepgram\"\nbase_url = \"{}\"\napi_key = \"dg-test\"", deepgram.ws_url());
-    let tts_cfg = format!("provider = \"openai\"\nbase_url = \"{}\"\napi_key = \"sk-test-tts\"\nvoice = \"alloy\"", tts.v1_url());
+    let stt = format!(
+        "provider = \"deepgram\"\nbase_url = \"{}\"\napi_key = \"dg-test\"",
+        deepgram.ws_url()
+    );
+    let tts_cfg = format!(
+        "provider = \"openai\"\nbase_url = \"{}\"\napi_key = \"sk-test-tts\"\nvoice = \"alloy\"",
+        tts.v1_url()
+    );
     let parla = Parla::start(
-        &cloud_config(&stt, &llm.v1_url(), &tts_cfg, "Hello, you have reached the dental clinic. How can I help?"),
+        &cloud_config(
+            &stt,
+            &llm.v1_url(),
+            &tts_cfg,
+            "Hello, you have reached the dental clinic. How can I help?",
+        ),
         &rtp_range(2, 10),
     );
 
-    let outcome = place_call(say_after_greeting(parla.sip, "I would like to book an appointment")).await.unwrap();
+    let outcome = place_call(say_after_greeting(
+        parla.sip,
+        "I would like to book an appointment",
+    ))
+    .await
+    .unwrap();
     assert_eq!(outcome.final_status, 200);
     let (greeting, reply) = split_greeting_and_reply(&outcome);
     let greeting_text = w.transcribe(&greeting, 8000).await.unwrap();
     assert!(
-        best_phrase_wer(&greeting_text, "you have reached the dental clinic how can i help") <= 0.5,
+        best_phrase_wer(
+            &greeting_text,
+            "you have reached the dental clinic how can i help"
+        ) <= 0.5,
         "greeting via OpenAI TTS: {greeting_text:?}"
     );
     let reply_text = w.transcribe(&reply, 8000).await.unwrap();
-    let (wer_reply, wer_default) = (best_phrase_wer(&reply_text, LLM_REPLY), best_phrase_wer(&reply_text, LLM_DEFAULT));
-    assert!(wer_reply <= 0.5 && wer_reply < wer_default, "reply {reply_text:?}: wer {wer_reply:.2} vs default {wer_default:.2}");
+    let (wer_reply, wer_default) = (
+        best_phrase_wer(&reply_text, LLM_REPLY),
+        best_phrase_wer(&reply_text, LLM_DEFAULT),
+    );
+    assert!(
+        wer_reply <= 0.5 && wer_reply < wer_default,
+        "reply {reply_text:?}: wer {wer_reply:.2} vs default {wer_default:.2}"
+    );
 
     // What crossed each protocol.
-    let conn = deepgram.last_connection().expect("Parla opened a Deepgram stream");
+    let conn = deepgram
+        .last_connection()
+        .expect("Parla opened a Deepgram stream");
     assert_eq!(conn.header("authorization"), Some("Token dg-test"));
     assert_eq!(conn.param("encoding"), Some("linear16"));
     assert_eq!(conn.param("sample_rate"), Some("16000"));
-    assert!(conn.control_types().iter().any(|t| t == "Finalize"), "end of turn sends Finalize");
-    let request = llm.requests().into_iter().find(|r| r.is_stream()).expect("a streamed chat completion");
+    assert!(
+        conn.control_types().iter().any(|t| t == "Finalize"),
+        "end of turn sends Finalize"
+    );
+    let request = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.is_stream())
+        .expect("a streamed chat completion");
     assert_eq!(request.header("authorization"), Some("Bearer sk-test-llm"));
     let messages = request.messages();
     assert_eq!(messages[0]["role"], "system");
-    assert!(messages[0]["content"].as_str().unwrap().contains("dental clinic"));
+    assert!(messages[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("dental clinic"));
     let user = request.last_user_text().unwrap_or_default();
-    assert!(best_phrase_wer(&user, "book an appointment") <= 0.34, "Deepgram transcript reached the LLM: {user:?}");
+    assert!(
+        best_phrase_wer(&user, "book an appointment") <= 0.34,
+        "Deepgram transcript reached the LLM: {user:?}"
+    );
     let spoken = tts.inputs();
-    assert!(spoken.iter().any(|s| s.contains("book that appointment")), "LLM output streamed into TTS: {spoken:?}");
+    assert!(
+        spoken.iter().any(|s| s.contains("book that appointment")),
+        "LLM output streamed into TTS: {spoken:?}"
+    );
     parla.wait_idle(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barge_in_silences_the_agent_and_keeps_only_the_heard_greeting() {
     let w = whisper();
-    let llm = MockLlm::builder().api_key("sk-test-llm").keyword("appointment", LLM_REPLY).default_reply(LLM_DEFAULT).start().unwrap();
+    let llm = MockLlm::builder()
+        .api_key("sk-test-llm")
+        .keyword("appointment", LLM_REPLY)
+        .default_reply(LLM_DEFAULT)
+        .start()
+        .unwrap();
     let greeting = "Hello, thanks for calling the dental clinic. I am the virtual assistant, and I can help you book an appointment, tell you our opening hours, or connect you with a member of our friendly team.";
     let stt = format!("provider = \"openai\"\nbase_url = \"{}/v1\"", w.base_url());
-    let parla = Parla::start(&cloud_config(&stt, &llm.v1_url(), "provider = \"espeak\"", greeting), &rtp_range(2, 10));
+    let parla = Parla::start(
+        &cloud_config(&stt, &llm.v1_url(), "provider = \"espeak\"", greeting),
+        &rtp_range(2, 10),
+    );
 
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
     spec.script = vec![
-        Action::WaitForAgentSpeech { timeout: Duration::from_secs(10) },
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(10),
+        },
         Action::Wait(Duration::from_millis(2000)),
         Action::Play(utterance("I would like to book an appointment")),
-        Action::WaitForAgentSpeech { timeout: Duration::from_secs(10) },
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(1200), timeout: Duration::from_secs(20) },
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(10),
+        },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(1200),
+            timeout: Duration::from_secs(20),
+        },
         Action::Hangup,
     ];
     let outcome = place_call(spec).await.unwrap();
@@ -114,10 +181,18 @@ async fn barge_in_silences_the_agent_and_keeps_only_the_heard_greeting() {
         "agent still talking {stopped_after_ms} ms after the caller barged in (spans {spans:?})"
     );
     let after_stop = outcome.agent_audio_between(start + Duration::from_millis(1000), end);
-    assert!(rms_dbfs(after_stop) < -45.0, "agent silent while the caller speaks: {:.1} dBFS", rms_dbfs(after_stop));
+    assert!(
+        rms_dbfs(after_stop) < -45.0,
+        "agent silent while the caller speaks: {:.1} dBFS",
+        rms_dbfs(after_stop)
+    );
 
     // The next LLM request's history holds only the part of the greeting that was heard.
-    let request = llm.requests().into_iter().find(|r| r.is_stream()).expect("LLM asked after the caller's turn");
+    let request = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.is_stream())
+        .expect("LLM asked after the caller's turn");
     let messages = request.messages();
     let heard = messages
         .iter()
@@ -126,32 +201,77 @@ async fn barge_in_silences_the_agent_and_keeps_only_the_heard_greeting() {
         .expect("the greeting is in the history")
         .to_string();
     let (heard_words, full_words) = (normalize(&heard), normalize(greeting));
-    assert!(!heard_words.is_empty() && heard_words.len() < full_words.len() / 2, "kept {heard:?}");
-    assert_eq!(heard_words[..], full_words[..heard_words.len()], "kept a prefix of the greeting: {heard:?}");
+    assert!(
+        !heard_words.is_empty() && heard_words.len() < full_words.len() / 2,
+        "kept {heard:?}"
+    );
+    assert_eq!(
+        heard_words[..],
+        full_words[..heard_words.len()],
+        "kept a prefix of the greeting: {heard:?}"
+    );
     let user = request.last_user_text().unwrap_or_default();
-    assert!(best_phrase_wer(&user, "book an appointment") <= 0.34, "the barge-in speech became the user turn: {user:?}");
+    assert!(
+        best_phrase_wer(&user, "book an appointment") <= 0.34,
+        "the barge-in speech became the user turn: {user:?}"
+    );
 
     // And the agent answered the barge-in.
-    let reply_text = w.transcribe(outcome.agent_audio_between(end, Duration::from_secs(3600)), 8000).await.unwrap();
-    assert!(best_phrase_wer(&reply_text, LLM_REPLY) <= 0.5, "reply after barge-in: {reply_text:?}");
+    let reply_text = w
+        .transcribe(
+            outcome.agent_audio_between(end, Duration::from_secs(3600)),
+            8000,
+        )
+        .await
+        .unwrap();
+    assert!(
+        best_phrase_wer(&reply_text, LLM_REPLY) <= 0.5,
+        "reply after barge-in: {reply_text:?}"
+    );
 }
 
 /// A failing or stalled LLM: the caller hears the fallback line, and never sits
 /// in more than 2 s of silence after finishing a sentence.
 async fn provider_failure_plays_fallback(fault: Fault) {
     let w = whisper();
-    let llm = MockLlm::builder().keyword("appointment", LLM_REPLY).fault(fault).start().unwrap();
+    let llm = MockLlm::builder()
+        .keyword("appointment", LLM_REPLY)
+        .fault(fault)
+        .start()
+        .unwrap();
     let stt = format!("provider = \"openai\"\nbase_url = \"{}/v1\"", w.base_url());
-    let parla = Parla::start(&cloud_config(&stt, &llm.v1_url(), "provider = \"espeak\"", "Hello, how can I help?"), &rtp_range(2, 10));
-    let outcome = place_call(say_after_greeting(parla.sip, "I would like to book an appointment")).await.unwrap();
+    let parla = Parla::start(
+        &cloud_config(
+            &stt,
+            &llm.v1_url(),
+            "provider = \"espeak\"",
+            "Hello, how can I help?",
+        ),
+        &rtp_range(2, 10),
+    );
+    let outcome = place_call(say_after_greeting(
+        parla.sip,
+        "I would like to book an appointment",
+    ))
+    .await
+    .unwrap();
     assert_eq!(outcome.final_status, 200);
     let end = outcome.event_time("play end").unwrap();
     let after = outcome.agent_audio_between(end, Duration::from_secs(3600));
     let spans = voiced_spans(after, 8000, -40.0, 300);
-    let first = spans.first().expect("the agent said something after the caller's turn").0;
+    let first = spans
+        .first()
+        .expect("the agent said something after the caller's turn")
+        .0;
     assert!(first <= 2000, "caller waited {first} ms in silence");
     let text = w.transcribe(after, 8000).await.unwrap();
-    assert!(best_phrase_wer(&text, "sorry i'm having trouble right now could you say that again") <= 0.5, "fallback heard: {text:?}");
+    assert!(
+        best_phrase_wer(
+            &text,
+            "sorry i'm having trouble right now could you say that again"
+        ) <= 0.5,
+        "fallback heard: {text:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,4 +282,47 @@ async fn llm_error_plays_the_fallback_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn llm_stall_plays_the_fallback_line_within_two_seconds() {
     provider_failure_plays_fallback(Fault::Stall).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tts_outage_still_speaks_the_prerendered_fallback() {
+    let w = whisper();
+    let llm = MockLlm::builder()
+        .keyword("appointment", LLM_REPLY)
+        .start()
+        .unwrap();
+    let tts = MockTts::builder()
+        .fault(Fault::Status(503))
+        .start()
+        .unwrap();
+    let stt = format!("provider = \"openai\"\nbase_url = \"{}/v1\"", w.base_url());
+    let tts_cfg = format!("provider = \"openai\"\nbase_url = \"{}\"", tts.v1_url());
+    let parla = Parla::start(
+        &cloud_config(&stt, &llm.v1_url(), &tts_cfg, "Hello, how can I help?"),
+        &rtp_range(2, 10),
+    );
+    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    spec.script = vec![
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(5),
+        },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(900),
+            timeout: Duration::from_secs(20),
+        },
+        Action::Hangup,
+    ];
+    let outcome = place_call(spec).await.unwrap();
+    let first = outcome
+        .first_agent_audio
+        .expect("the caller heard something although TTS is down");
+    assert!(
+        first <= Duration::from_secs(2),
+        "first audio after {first:?}"
+    );
+    let text = w.transcribe(&outcome.agent_audio, 8000).await.unwrap();
+    assert!(
+        best_phrase_wer(&text, "sorry i'm having trouble right now") <= 0.5,
+        "heard {text:?}"
+    );
 }

@@ -10,7 +10,10 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_uac_call_with_an_utterance_succeeds() {
     let w = whisper();
-    let parla = Parla::start(&flow_agent_config(&format!("{}/v1", w.base_url()), ""), &rtp_range(1, 10));
+    let parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(1, 10),
+    );
     let root = env!("CARGO_MANIFEST_DIR");
     let work = std::env::temp_dir().join(format!("parla-sipp-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
@@ -29,7 +32,11 @@ async fn sipp_uac_call_with_an_utterance_succeeds() {
         .status()
         .expect("run sipp (is sip-tester installed?)");
     let out = std::fs::read_to_string(work.join("sipp.out")).unwrap_or_default();
-    assert!(status.success(), "sipp failed:\n{out}\n{}", parla.log_text());
+    assert!(
+        status.success(),
+        "sipp failed:\n{out}\n{}",
+        parla.log_text()
+    );
 
     // SIPp's own statistics: one successful call, none failed.
     let csv = std::fs::read_to_string(work.join("stat.csv")).expect("SIPp stat file");
@@ -37,7 +44,10 @@ async fn sipp_uac_call_with_an_utterance_succeeds() {
     let header: Vec<&str> = lines.next().unwrap().split(';').collect();
     let last: Vec<&str> = lines.last().unwrap().split(';').collect();
     let col = |name: &str| -> u64 {
-        let i = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name} not in SIPp stats"));
+        let i = header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name} not in SIPp stats"));
         last[i].trim().parse().unwrap()
     };
     assert_eq!(col("SuccessfulCall(C)"), 1, "{csv}");

@@ -138,7 +138,10 @@ fn strip_uri_params(uri: &str) -> &str {
 /// by digits (`+1 555 1234` = `15551234`); other names compare case-insensitively.
 fn same_number(configured: &str, dialed: &str) -> bool {
     let is_phone = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || "+-(). ".contains(c)) && s.chars().any(|c| c.is_ascii_digit())
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || "+-(). ".contains(c))
+            && s.chars().any(|c| c.is_ascii_digit())
     };
     if is_phone(configured) && is_phone(dialed) {
         let digits = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
@@ -161,7 +164,9 @@ pub struct Agent {
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent").field("name", &self.config.name).finish_non_exhaustive()
+        f.debug_struct("Agent")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,7 +174,10 @@ impl std::fmt::Debug for Agent {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("agent {agent:?}: {source}")]
-    Provider { agent: String, source: ProviderError },
+    Provider {
+        agent: String,
+        source: ProviderError,
+    },
     #[error("agent {agent:?}: could not render the fallback line: {reason}")]
     Fallback { agent: String, reason: String },
     #[error("duplicate agent name {0:?}")]
@@ -184,13 +192,20 @@ pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, Ag
 
     let mut agents = Vec::with_capacity(configs.len());
     for config in configs {
-        let err = |source| AgentError::Provider { agent: config.name.clone(), source };
+        let err = |source| AgentError::Provider {
+            agent: config.name.clone(),
+            source,
+        };
         let stt = config.stt.build().map_err(err)?;
         let llm = config.llm.build().map_err(err)?;
         let tts = config.tts.build().map_err(err)?;
 
-        let fallback_err = |reason: String| AgentError::Fallback { agent: config.name.clone(), reason };
-        let espeak = EspeakTts::new(EspeakConfig::default()).map_err(|e| fallback_err(e.to_string()))?;
+        let fallback_err = |reason: String| AgentError::Fallback {
+            agent: config.name.clone(),
+            reason,
+        };
+        let espeak =
+            EspeakTts::new(EspeakConfig::default()).map_err(|e| fallback_err(e.to_string()))?;
         let mut stream = espeak
             .synthesize(&config.fallback_line, "")
             .await
@@ -200,8 +215,11 @@ pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, Ag
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| fallback_err(e.to_string()))?;
             if resampler.as_ref().map(|(r, _)| *r) != Some(chunk.sample_rate_hz) {
-                let r = parla_media::resample::Resampler::new(chunk.sample_rate_hz, parla_media::NARROWBAND_HZ)
-                    .map_err(|e| fallback_err(e.to_string()))?;
+                let r = parla_media::resample::Resampler::new(
+                    chunk.sample_rate_hz,
+                    parla_media::NARROWBAND_HZ,
+                )
+                .map_err(|e| fallback_err(e.to_string()))?;
                 resampler = Some((chunk.sample_rate_hz, r));
             }
             if let Some((_, r)) = resampler.as_mut() {
@@ -214,7 +232,13 @@ pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, Ag
         if pcm.is_empty() {
             return Err(fallback_err("espeak-ng produced no audio".into()));
         }
-        agents.push(Arc::new(Agent { config: config.clone(), stt, llm, tts, fallback_audio_8k: Arc::new(pcm) }));
+        agents.push(Arc::new(Agent {
+            config: config.clone(),
+            stt,
+            llm,
+            tts,
+            fallback_audio_8k: Arc::new(pcm),
+        }));
     }
     Ok(agents)
 }
@@ -249,7 +273,10 @@ impl StaticDirectory {
 
 impl AgentDirectory for StaticDirectory {
     fn route(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>> {
-        self.agents.iter().find(|a| a.config.matches(dialed_user, request_uri)).cloned()
+        self.agents
+            .iter()
+            .find(|a| a.config.matches(dialed_user, request_uri))
+            .cloned()
     }
 }
 

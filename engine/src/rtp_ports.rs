@@ -54,7 +54,10 @@ impl RtpPortPool {
     pub fn new(range: PortRange) -> Self {
         let first_even = range.low + (range.low % 2);
         let free: VecDeque<u16> = (first_even..=range.high).step_by(2).collect();
-        RtpPortPool { range, free: Arc::new(Mutex::new(free)) }
+        RtpPortPool {
+            range,
+            free: Arc::new(Mutex::new(free)),
+        }
     }
 
     /// Ports currently free.
@@ -84,7 +87,10 @@ impl RtpPortPool {
                     None => break,
                 }
             };
-            let lease = PortLease { port, pool: self.free.clone() };
+            let lease = PortLease {
+                port,
+                pool: self.free.clone(),
+            };
             match std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
                 Ok(sock) => {
                     if sock.set_nonblocking(true).is_ok() {
@@ -98,7 +104,10 @@ impl RtpPortPool {
     }
 
     fn exhausted(&self) -> PortPoolError {
-        PortPoolError::Exhausted { low: self.range.low, high: self.range.high }
+        PortPoolError::Exhausted {
+            low: self.range.low,
+            high: self.range.high,
+        }
     }
 }
 
@@ -130,9 +139,18 @@ mod tests {
 
     #[test]
     fn parses_ranges() {
-        assert_eq!("20000-29999".parse::<PortRange>().unwrap(), PortRange { low: 20000, high: 29999 });
+        assert_eq!(
+            "20000-29999".parse::<PortRange>().unwrap(),
+            PortRange {
+                low: 20000,
+                high: 29999
+            }
+        );
         for bad in ["", "20000", "3-2", "0-10", "a-b", "1-70000"] {
-            assert!(bad.parse::<PortRange>().is_err(), "{bad:?} should be rejected");
+            assert!(
+                bad.parse::<PortRange>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -147,7 +165,10 @@ mod tests {
         let mut ports = vec![la.port(), lb.port(), lc.port()];
         ports.sort();
         assert_eq!(ports, vec![41000, 41002, 41004]);
-        assert!(matches!(pool.bind(ip), Err(PortPoolError::Exhausted { .. })));
+        assert!(matches!(
+            pool.bind(ip),
+            Err(PortPoolError::Exhausted { .. })
+        ));
         drop((_a, la));
         assert_eq!(pool.available(), 1);
         let (_d, ld) = pool.bind(ip).unwrap();
@@ -161,6 +182,10 @@ mod tests {
         let pool = RtpPortPool::new("41100-41103".parse().unwrap());
         let (_s, lease) = pool.bind(ip).unwrap();
         assert_eq!(lease.port(), 41102);
-        assert_eq!(pool.available(), 1, "the taken port stays in the pool for later");
+        assert_eq!(
+            pool.available(),
+            1,
+            "the taken port stays in the pool for later"
+        );
     }
 }

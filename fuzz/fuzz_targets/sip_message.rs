@@ -24,7 +24,15 @@ fn check(inbound: &Inbound) {
             );
             let bytes = resp.to_bytes();
             assert!(bytes.starts_with(b"SIP/2.0 200 "));
-            let _ = req.to_bytes();
+            // The canonical form a request is handed on in is itself accepted,
+            // unchanged.
+            match classify_datagram(&req.to_bytes(), &LocalPolicy::default()) {
+                Inbound::Request(again) => assert_eq!(&again, req),
+                other => panic!(
+                    "canonical request refused: {other:?}\n{}",
+                    String::from_utf8_lossy(&req.to_bytes())
+                ),
+            }
         }
         Inbound::Reject {
             status, response, ..
@@ -35,6 +43,10 @@ fn check(inbound: &Inbound) {
         }
         Inbound::Response(resp) => {
             assert!((100..=699).contains(&resp.status_code.code()));
+            match classify_datagram(&resp.to_bytes(), &LocalPolicy::default()) {
+                Inbound::Response(again) => assert_eq!(again.headers, resp.headers),
+                other => panic!("canonical response refused: {other:?}"),
+            }
         }
         Inbound::Drop { .. } => {}
     }

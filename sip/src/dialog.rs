@@ -7,7 +7,7 @@ use std::time::Instant;
 use rsipstack::sip::headers::untyped::{CallId, ContentLength, MaxForwards, UserAgent};
 use rsipstack::sip::headers::untyped::{From as FromHeader, Route, To as ToHeader, Via};
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::typed::{Contact, CSeq};
+use rsipstack::sip::typed::{CSeq, Contact};
 use rsipstack::sip::{Header, Headers, Host, Method, Request, Uri, Version};
 
 use crate::transaction::{Backoff, TimerConfig};
@@ -76,30 +76,44 @@ pub fn tag_of(value: &str) -> Option<String> {
     };
     params.split(';').find_map(|p| {
         let (name, v) = p.split_once('=')?;
-        name.trim().eq_ignore_ascii_case("tag").then(|| v.trim().to_string())
+        name.trim()
+            .eq_ignore_ascii_case("tag")
+            .then(|| v.trim().to_string())
     })
 }
 
 impl Dialog {
     /// Builds the UAS side of the dialog an INVITE creates (RFC 3261
     /// §12.1.1). `local_cseq` is the initial local sequence number.
-    pub fn from_invite(req: &Request, local_tag: String, local_cseq: u32) -> Result<Self, DialogError> {
+    pub fn from_invite(
+        req: &Request,
+        local_tag: String,
+        local_cseq: u32,
+    ) -> Result<Self, DialogError> {
         let call_id = req
             .call_id_header()
             .map_err(|_| DialogError::BadHeader("Call-ID"))?
             .value()
             .trim()
             .to_string();
-        let from = header_value(req, |h| matches!(h, Header::From(_))).ok_or(DialogError::BadHeader("From"))?;
-        let to = header_value(req, |h| matches!(h, Header::To(_))).ok_or(DialogError::BadHeader("To"))?;
+        let from = header_value(req, |h| matches!(h, Header::From(_)))
+            .ok_or(DialogError::BadHeader("From"))?;
+        let to = header_value(req, |h| matches!(h, Header::To(_)))
+            .ok_or(DialogError::BadHeader("To"))?;
         let has_contact = req.headers.iter().any(|h| matches!(h, Header::Contact(_)));
         let remote_target = if has_contact {
-            let contact = req.contact_header().map_err(|_| DialogError::BadHeader("Contact"))?;
-            Contact::parse(contact.value()).map_err(|_| DialogError::BadHeader("Contact"))?.uri
+            let contact = req
+                .contact_header()
+                .map_err(|_| DialogError::BadHeader("Contact"))?;
+            Contact::parse(contact.value())
+                .map_err(|_| DialogError::BadHeader("Contact"))?
+                .uri
         } else {
             // RFC 2543 made Contact optional (RFC 3261 §8.1.1.8 requires it);
             // without one, in-dialog requests go to the From URI (RFC 4475 §3.4.1).
-            Contact::parse(from).map_err(|_| DialogError::BadHeader("From"))?.uri
+            Contact::parse(from)
+                .map_err(|_| DialogError::BadHeader("From"))?
+                .uri
         };
         let remote_cseq = req
             .cseq_header()
@@ -142,14 +156,20 @@ impl Dialog {
     /// A target refresh (re-INVITE) may change the remote target
     /// (§12.2.2).
     pub fn refresh_target(&mut self, req: &Request) {
-        if let Some(uri) = req.contact_header().ok().and_then(|c| Contact::parse(c.value()).ok()) {
+        if let Some(uri) = req
+            .contact_header()
+            .ok()
+            .and_then(|c| Contact::parse(c.value()).ok())
+        {
             self.remote_target = uri.uri;
         }
     }
 
     fn first_route_uri(&self) -> Option<Uri> {
         let first = self.route_set.first()?;
-        rsipstack::sip::typed::RecordRoute::parse(first).ok().map(|r| r.uri)
+        rsipstack::sip::typed::RecordRoute::parse(first)
+            .ok()
+            .map(|r| r.uri)
     }
 
     /// The Request-URI and Route header values of an in-dialog request
@@ -157,7 +177,12 @@ impl Dialog {
     pub fn request_target(&self) -> (Uri, Vec<String>) {
         match self.first_route_uri() {
             None => (self.remote_target.clone(), Vec::new()),
-            Some(first) if first.params.iter().any(|p| matches!(p, rsipstack::sip::Param::Lr)) => {
+            Some(first)
+                if first
+                    .params
+                    .iter()
+                    .any(|p| matches!(p, rsipstack::sip::Param::Lr)) =>
+            {
                 (self.remote_target.clone(), self.route_set.clone())
             }
             Some(first) => {
@@ -176,12 +201,19 @@ impl Dialog {
     /// the remote target) is an IP literal; `None` for host names (no DNS
     /// in the sans-IO core: the caller falls back to the signalling source).
     pub fn next_hop(&self) -> Option<SocketAddr> {
-        let uri = self.first_route_uri().unwrap_or_else(|| self.remote_target.clone());
+        let uri = self
+            .first_route_uri()
+            .unwrap_or_else(|| self.remote_target.clone());
         let ip: IpAddr = match &uri.host_with_port.host {
             Host::IpAddr(ip) => *ip,
             Host::Domain(d) => d.0.trim_matches(|c| c == '[' || c == ']').parse().ok()?,
         };
-        let port = uri.host_with_port.port.as_ref().map(|p| p.0).unwrap_or(5060);
+        let port = uri
+            .host_with_port
+            .port
+            .as_ref()
+            .map(|p| p.0)
+            .unwrap_or(5060);
         Some(SocketAddr::new(ip, port))
     }
 
@@ -193,19 +225,33 @@ impl Dialog {
         let (uri, routes) = self.request_target();
         let mut headers = Headers::default();
         headers.push(Header::Via(Via::new(via)));
-        headers.push(Header::MaxForwards(MaxForwards::new(DEFAULT_MAX_FORWARDS.to_string())));
+        headers.push(Header::MaxForwards(MaxForwards::new(
+            DEFAULT_MAX_FORWARDS.to_string(),
+        )));
         for r in routes {
             headers.push(Header::Route(Route::new(r)));
         }
         headers.push(Header::From(FromHeader::new(self.local_party.clone())));
         headers.push(Header::To(ToHeader::new(self.remote_party.clone())));
         headers.push(Header::CallId(CallId::new(self.call_id.clone())));
-        headers.push(CSeq { seq: self.local_cseq, method }.into());
+        headers.push(
+            CSeq {
+                seq: self.local_cseq,
+                method,
+            }
+            .into(),
+        );
         if !user_agent.is_empty() {
             headers.push(Header::UserAgent(UserAgent::new(user_agent)));
         }
         headers.push(Header::ContentLength(ContentLength::new("0")));
-        Request { method, uri, version: Version::V2, headers, body: Vec::new() }
+        Request {
+            method,
+            uri,
+            version: Version::V2,
+            headers,
+            body: Vec::new(),
+        }
     }
 }
 
@@ -300,20 +346,42 @@ mod tests {
     fn malformed_contact_is_an_error() {
         let text = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContact: <not a uri\r\nContent-Length: 0\r\n\r\n";
         let req = Request::try_from(text).unwrap();
-        assert_eq!(Dialog::from_invite(&req, "t".into(), 1).unwrap_err(), DialogError::BadHeader("Contact"));
+        assert_eq!(
+            Dialog::from_invite(&req, "t".into(), 1).unwrap_err(),
+            DialogError::BadHeader("Contact")
+        );
     }
 
     #[test]
     fn bye_with_loose_route_set() {
-        let req = invite("Record-Route: <sip:p1.example.com;lr>\r\nRecord-Route: <sip:192.0.2.9:5070;lr>\r\n");
+        let req = invite(
+            "Record-Route: <sip:p1.example.com;lr>\r\nRecord-Route: <sip:192.0.2.9:5070;lr>\r\n",
+        );
         let mut d = Dialog::from_invite(&req, "me".into(), 100).unwrap();
-        let bye = d.build_request(Method::Bye, "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb;rport".into(), "Parla");
+        let bye = d.build_request(
+            Method::Bye,
+            "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb;rport".into(),
+            "Parla",
+        );
         assert_eq!(bye.uri.to_string(), "sip:alice@10.0.0.2:5062");
-        let routes: Vec<_> = bye.route_headers().iter().map(|r| r.value().to_string()).collect();
-        assert_eq!(routes, vec!["<sip:p1.example.com;lr>", "<sip:192.0.2.9:5070;lr>"]);
+        let routes: Vec<_> = bye
+            .route_headers()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect();
+        assert_eq!(
+            routes,
+            vec!["<sip:p1.example.com;lr>", "<sip:192.0.2.9:5070;lr>"]
+        );
         assert_eq!(bye.cseq_header().unwrap().value(), "101 BYE");
-        assert_eq!(bye.from_header().unwrap().value(), "<sip:agent@10.0.0.1>;tag=me");
-        assert_eq!(bye.to_header().unwrap().value(), "\"Alice\" <sip:alice@example.com>;tag=abc");
+        assert_eq!(
+            bye.from_header().unwrap().value(),
+            "<sip:agent@10.0.0.1>;tag=me"
+        );
+        assert_eq!(
+            bye.to_header().unwrap().value(),
+            "\"Alice\" <sip:alice@example.com>;tag=abc"
+        );
         // Next hop is the first route; a host name cannot be resolved here.
         assert_eq!(d.next_hop(), None);
     }
@@ -324,7 +392,11 @@ mod tests {
         let mut d = Dialog::from_invite(&req, "me".into(), 1).unwrap();
         let bye = d.build_request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKb".into(), "");
         assert_eq!(bye.uri.to_string(), "sip:192.0.2.7:5080");
-        let routes: Vec<_> = bye.route_headers().iter().map(|r| r.value().to_string()).collect();
+        let routes: Vec<_> = bye
+            .route_headers()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect();
         assert_eq!(routes, vec!["<sip:alice@10.0.0.2:5062>"]);
         assert_eq!(d.next_hop(), Some("192.0.2.7:5080".parse().unwrap()));
     }

@@ -1,8 +1,8 @@
 //! sip
-pub mod transaction;
-pub mod message;
 pub mod dialog;
-pub mod uas;
+pub mod message;
 pub mod sdp;
-pub mod transport;
 pub mod server;
+pub mod transaction;
+pub mod transport;
+pub mod uas;

@@ -162,7 +162,11 @@ impl std::fmt::Debug for IncomingCall {
 }
 
 impl IncomingCall {
-    pub(crate) fn new(info: IncomingCallInfo, handle: CallHandle, events: mpsc::Receiver<CallEvent>) -> Self {
+    pub(crate) fn new(
+        info: IncomingCallInfo,
+        handle: CallHandle,
+        events: mpsc::Receiver<CallEvent>,
+    ) -> Self {
         Self {
             call_id: info.call_id,
             from: info.from,
@@ -202,13 +206,25 @@ pub struct CallHandle {
 
 impl std::fmt::Debug for CallHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallHandle").field("call_id", &self.inner.call_id).finish()
+        f.debug_struct("CallHandle")
+            .field("call_id", &self.inner.call_id)
+            .finish()
     }
 }
 
 impl CallHandle {
-    pub(crate) fn new(call: CallKey, call_id: String, commands: mpsc::UnboundedSender<Command>) -> Self {
-        Self { inner: Arc::new(HandleInner { call, call_id, commands }) }
+    pub(crate) fn new(
+        call: CallKey,
+        call_id: String,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(HandleInner {
+                call,
+                call_id,
+                commands,
+            }),
+        }
     }
 
     fn send(&self, cmd: Command) -> Result<(), SipError> {
@@ -254,14 +270,24 @@ impl CallHandle {
 /// (a connected UDP socket sends nothing); loopback if there is no route.
 fn primary_local_ip(v6: bool) -> IpAddr {
     let (bind, probe): (SocketAddr, SocketAddr) = if v6 {
-        ((Ipv6Addr::UNSPECIFIED, 0).into(), "[2001:4860:4860::8888]:53".parse().expect("literal"))
+        (
+            (Ipv6Addr::UNSPECIFIED, 0).into(),
+            "[2001:4860:4860::8888]:53".parse().expect("literal"),
+        )
     } else {
-        ((Ipv4Addr::UNSPECIFIED, 0).into(), "8.8.8.8:53".parse().expect("literal"))
+        (
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            "8.8.8.8:53".parse().expect("literal"),
+        )
     };
     StdUdpSocket::bind(bind)
         .and_then(|s| s.connect(probe).and_then(|_| s.local_addr()))
         .map(|a| a.ip())
-        .unwrap_or(if v6 { IpAddr::V6(Ipv6Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) })
+        .unwrap_or(if v6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        })
 }
 
 async fn bind_pair(bind: SocketAddr) -> Result<(UdpSocket, TcpListener), SipError> {
@@ -269,13 +295,33 @@ async fn bind_pair(bind: SocketAddr) -> Result<(UdpSocket, TcpListener), SipErro
     for _ in 0..BIND_ATTEMPTS {
         let udp = UdpSocket::bind(bind)
             .await
-            .map_err(|source| SipError::Bind { transport: "UDP", addr: bind, source })?;
-        let udp_addr = udp.local_addr().map_err(|source| SipError::Bind { transport: "UDP", addr: bind, source })?;
+            .map_err(|source| SipError::Bind {
+                transport: "UDP",
+                addr: bind,
+                source,
+            })?;
+        let udp_addr = udp.local_addr().map_err(|source| SipError::Bind {
+            transport: "UDP",
+            addr: bind,
+            source,
+        })?;
         let tcp_bind = SocketAddr::new(bind.ip(), udp_addr.port());
         match TcpListener::bind(tcp_bind).await {
             Ok(tcp) => return Ok((udp, tcp)),
-            Err(source) if bind.port() == 0 => last_err = Some(SipError::Bind { transport: "TCP", addr: tcp_bind, source }),
-            Err(source) => return Err(SipError::Bind { transport: "TCP", addr: tcp_bind, source }),
+            Err(source) if bind.port() == 0 => {
+                last_err = Some(SipError::Bind {
+                    transport: "TCP",
+                    addr: tcp_bind,
+                    source,
+                })
+            }
+            Err(source) => {
+                return Err(SipError::Bind {
+                    transport: "TCP",
+                    addr: tcp_bind,
+                    source,
+                })
+            }
         }
     }
     Err(last_err.unwrap_or(SipError::Closed))
@@ -284,10 +330,20 @@ async fn bind_pair(bind: SocketAddr) -> Result<(UdpSocket, TcpListener), SipErro
 impl SipServer {
     /// Binds UDP and TCP on `config.bind` (the same port for both) and
     /// starts the server task. Must be called inside a tokio runtime.
-    pub async fn bind(config: SipServerConfig) -> Result<(SipServer, mpsc::Receiver<IncomingCall>), SipError> {
+    pub async fn bind(
+        config: SipServerConfig,
+    ) -> Result<(SipServer, mpsc::Receiver<IncomingCall>), SipError> {
         let (udp, tcp) = bind_pair(config.bind).await?;
-        let udp_addr = udp.local_addr().map_err(|source| SipError::Bind { transport: "UDP", addr: config.bind, source })?;
-        let tcp_addr = tcp.local_addr().map_err(|source| SipError::Bind { transport: "TCP", addr: config.bind, source })?;
+        let udp_addr = udp.local_addr().map_err(|source| SipError::Bind {
+            transport: "UDP",
+            addr: config.bind,
+            source,
+        })?;
+        let tcp_addr = tcp.local_addr().map_err(|source| SipError::Bind {
+            transport: "TCP",
+            addr: config.bind,
+            source,
+        })?;
         let public_ip = config.public_ip.unwrap_or_else(|| {
             if udp_addr.ip().is_unspecified() {
                 primary_local_ip(udp_addr.is_ipv6())
@@ -325,7 +381,14 @@ impl SipServer {
         };
         let task = tokio::spawn(driver.run());
         tracing::info!(%udp_addr, %tcp_addr, %public_ip, "SIP server listening");
-        let server = SipServer { udp_addr, tcp_addr, public_ip, commands: command_tx, active_calls, task: Some(task) };
+        let server = SipServer {
+            udp_addr,
+            tcp_addr,
+            public_ip,
+            commands: command_tx,
+            active_calls,
+            task: Some(task),
+        };
         Ok((server, incoming_rx))
     }
 

@@ -105,7 +105,10 @@ impl Driver {
         };
         let mut buf = vec![0u8; MAX_SIP_MESSAGE_BYTES];
         loop {
-            let wake = earliest(self.core.poll_timeout().map(Instant::from_std), st.shutdown_at);
+            let wake = earliest(
+                self.core.poll_timeout().map(Instant::from_std),
+                st.shutdown_at,
+            );
             let sleep = async {
                 match wake {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -147,7 +150,8 @@ impl Driver {
                 _ = sleep => self.core.handle_timeout(Instant::now().into_std()),
             }
             self.flush(&mut st).await;
-            self.active_calls.store(self.core.active_calls(), Ordering::Relaxed);
+            self.active_calls
+                .store(self.core.active_calls(), Ordering::Relaxed);
             if let Some(at) = st.shutdown_at {
                 if self.core.active_calls() == 0 || Instant::now() >= at {
                     break;
@@ -156,7 +160,10 @@ impl Driver {
         }
         // Calls still open when the grace period ends get their final event.
         for (_, tx) in st.call_events.drain() {
-            let _ = tx.try_send(CallEvent::Terminated { by_remote: false, reason: "SIP server shut down".into() });
+            let _ = tx.try_send(CallEvent::Terminated {
+                by_remote: false,
+                reason: "SIP server shut down".into(),
+            });
         }
         tracing::debug!("SIP driver stopped");
     }
@@ -173,16 +180,26 @@ impl Driver {
         let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
         st.conns.insert(id, Conn { tx, peer });
         st.by_peer.insert(peer, id);
-        tokio::spawn(run_conn(id, stream, peer, rx, st.conn_tx.clone(), self.config.tcp_idle_timeout));
+        tokio::spawn(run_conn(
+            id,
+            stream,
+            peer,
+            rx,
+            st.conn_tx.clone(),
+            self.config.tcp_idle_timeout,
+        ));
         Some(id)
     }
 
     /// Sends on connection `conn`, else on the latest connection to `dest`,
     /// else opens one to `dest` in the background.
     fn send_tcp(&mut self, st: &mut State, conn: Option<ConnId>, dest: SocketAddr, bytes: Vec<u8>) {
-        let live = conn
-            .filter(|id| st.conns.contains_key(id))
-            .or_else(|| st.by_peer.get(&dest).copied().filter(|id| st.conns.contains_key(id)));
+        let live = conn.filter(|id| st.conns.contains_key(id)).or_else(|| {
+            st.by_peer
+                .get(&dest)
+                .copied()
+                .filter(|id| st.conns.contains_key(id))
+        });
         if let Some(id) = live {
             st.write(id, bytes);
             return;
@@ -197,7 +214,9 @@ impl Driver {
                 Ok(Ok(stream)) => {
                     let _ = events.send(ConnEvent::Connected(stream, dest, bytes)).await;
                 }
-                Ok(Err(e)) => tracing::debug!(%dest, error = %e, "TCP connect failed: message dropped"),
+                Ok(Err(e)) => {
+                    tracing::debug!(%dest, error = %e, "TCP connect failed: message dropped")
+                }
                 Err(_) => tracing::debug!(%dest, "TCP connect timed out: message dropped"),
             }
         });
@@ -248,7 +267,8 @@ impl Driver {
                 UasOutput::Incoming(info) => {
                     let (events_tx, events_rx) = mpsc::channel(CALL_EVENT_CAPACITY);
                     let call = info.call;
-                    let handle = CallHandle::new(call, info.call_id.clone(), self.command_tx.clone());
+                    let handle =
+                        CallHandle::new(call, info.call_id.clone(), self.command_tx.clone());
                     let incoming = IncomingCall::new(info, handle, events_rx);
                     match self.incoming.try_send(incoming) {
                         Ok(()) => {
@@ -265,7 +285,11 @@ impl Driver {
                 }
                 UasOutput::Event { call, event } => {
                     let last = matches!(event, CallEvent::Cancelled | CallEvent::Terminated { .. });
-                    let sender = if last { st.call_events.remove(&call) } else { st.call_events.get(&call).cloned() };
+                    let sender = if last {
+                        st.call_events.remove(&call)
+                    } else {
+                        st.call_events.get(&call).cloned()
+                    };
                     if let Some(tx) = sender {
                         if let Err(mpsc::error::TrySendError::Full(ev)) = tx.try_send(event) {
                             tracing::warn!(?ev, "call event queue full: event dropped");
@@ -279,7 +303,9 @@ impl Driver {
 
 impl State {
     fn write(&mut self, id: ConnId, bytes: Vec<u8>) {
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         if conn.tx.try_send(bytes).is_err() {
             tracing::debug!(conn = id.0, "TCP write queue full or closed: closing");
             self.close(id);

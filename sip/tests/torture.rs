@@ -201,6 +201,17 @@ fn rfc4475_torture_messages() {
         if let Err(e) = check_reject(&case.name, &got) {
             failures.push(e);
         }
+        // What the UAS core receives re-parses to itself.
+        if let Inbound::Request(req) = &got {
+            match classify_datagram(&req.to_bytes(), &policy) {
+                Inbound::Request(again) if &again == req => {}
+                other => failures.push(format!(
+                    "{}: canonical form not stable: {}",
+                    case.name,
+                    outcome(&other)
+                )),
+            }
+        }
     }
     let passed = cases.len() - failures.len();
     println!(

@@ -31,7 +31,9 @@ async fn auto_answer(calls: usize) -> (SipServer, tokio::task::JoinHandle<Vec<Ve
     let app = tokio::spawn(async move {
         let mut tasks = Vec::new();
         while tasks.len() < calls {
-            let Some(mut call) = incoming.recv().await else { break };
+            let Some(mut call) = incoming.recv().await else {
+                break;
+            };
             tasks.push(tokio::spawn(async move {
                 assert!(call.offer.is_some(), "SIPp's uac INVITE carries SDP");
                 call.handle.ringing().unwrap();
@@ -71,7 +73,18 @@ async fn run_sipp(port: u16, transport: &str) -> std::process::Output {
         .current_dir(dir)
         .args(["-sn", "uac", &format!("127.0.0.1:{port}")])
         .args(["-i", "127.0.0.1", "-p", &local_port, "-t", transport])
-        .args(["-m", "3", "-r", "3", "-d", "200", "-timeout", "20", "-timeout_error", "-nostdin"])
+        .args([
+            "-m",
+            "3",
+            "-r",
+            "3",
+            "-d",
+            "200",
+            "-timeout",
+            "20",
+            "-timeout_error",
+            "-nostdin",
+        ])
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -93,15 +106,31 @@ async fn sipp_three_calls(transport: &str) {
         Some(0),
         "sipp failed: {}\n--- stdout (tail) ---\n{}\n--- stderr ---\n{}",
         out.status,
-        stdout.chars().rev().take(3000).collect::<String>().chars().rev().collect::<String>(),
+        stdout
+            .chars()
+            .rev()
+            .take(3000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let calls = tokio::time::timeout(Duration::from_secs(10), app).await.expect("calls end").unwrap();
+    let calls = tokio::time::timeout(Duration::from_secs(10), app)
+        .await
+        .expect("calls end")
+        .unwrap();
     assert_eq!(calls.len(), 3);
     for events in &calls {
         assert_eq!(events.first(), Some(&CallEvent::Confirmed), "{events:?}");
         assert!(
-            matches!(events.last(), Some(CallEvent::Terminated { by_remote: true, .. })),
+            matches!(
+                events.last(),
+                Some(CallEvent::Terminated {
+                    by_remote: true,
+                    ..
+                })
+            ),
             "{events:?}"
         );
     }

@@ -26,12 +26,25 @@ async fn server() -> (SipServer, mpsc::Receiver<IncomingCall>) {
     SipServer::bind(config).await.expect("bind")
 }
 
-fn request(method: &str, transport: &str, local: SocketAddr, call_id: &str, branch: &str, cseq: u32, to_tag: Option<&str>, body: &str) -> String {
+fn request(
+    method: &str,
+    transport: &str,
+    local: SocketAddr,
+    call_id: &str,
+    branch: &str,
+    cseq: u32,
+    to_tag: Option<&str>,
+    body: &str,
+) -> String {
     let to = match to_tag {
         Some(t) => format!("<sip:agent@127.0.0.1>;tag={t}"),
         None => "<sip:agent@127.0.0.1>".into(),
     };
-    let ctype = if body.is_empty() { String::new() } else { "Content-Type: application/sdp\r\n".into() };
+    let ctype = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".into()
+    };
     format!(
         "{method} sip:agent@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=ct\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller@{local};transport={}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
         transport.to_ascii_lowercase(),
@@ -46,7 +59,10 @@ struct TcpClient {
 
 impl TcpClient {
     async fn connect(to: SocketAddr) -> Self {
-        Self { stream: TcpStream::connect(to).await.unwrap(), framer: StreamFramer::new() }
+        Self {
+            stream: TcpStream::connect(to).await.unwrap(),
+            framer: StreamFramer::new(),
+        }
     }
 
     fn local(&self) -> SocketAddr {
@@ -63,7 +79,10 @@ impl TcpClient {
             if let Some(m) = self.framer.next_message().unwrap() {
                 return SipMessage::try_from(m).unwrap();
             }
-            let n = timeout(WAIT, self.stream.read(&mut buf)).await.expect("read timeout").unwrap();
+            let n = timeout(WAIT, self.stream.read(&mut buf))
+                .await
+                .expect("read timeout")
+                .unwrap();
             assert!(n > 0, "server closed the connection");
             self.framer.push(&buf[..n]);
         }
@@ -83,14 +102,31 @@ fn tag(resp: &Response) -> String {
 }
 
 async fn next_event(call: &mut IncomingCall) -> CallEvent {
-    timeout(WAIT, call.events.recv()).await.expect("event timeout").expect("event")
+    timeout(WAIT, call.events.recv())
+        .await
+        .expect("event timeout")
+        .expect("event")
 }
 
 /// TCP INVITE answered by the app, ACKed; returns (client, call, our tag).
-async fn tcp_confirmed(server: &SipServer, calls: &mut mpsc::Receiver<IncomingCall>, call_id: &str) -> (TcpClient, IncomingCall, String) {
+async fn tcp_confirmed(
+    server: &SipServer,
+    calls: &mut mpsc::Receiver<IncomingCall>,
+    call_id: &str,
+) -> (TcpClient, IncomingCall, String) {
     let mut c = TcpClient::connect(server.local_tcp_addr()).await;
     let local = c.local();
-    c.send(&request("INVITE", "TCP", local, call_id, "z9hG4bK-inv", 1, None, SDP)).await;
+    c.send(&request(
+        "INVITE",
+        "TCP",
+        local,
+        call_id,
+        "z9hG4bK-inv",
+        1,
+        None,
+        SDP,
+    ))
+    .await;
     assert_eq!(c.recv_response().await.status_code.code(), 100);
     let mut call = timeout(WAIT, calls.recv()).await.unwrap().unwrap();
     assert_eq!(call.call_id, call_id);
@@ -99,9 +135,23 @@ async fn tcp_confirmed(server: &SipServer, calls: &mut mpsc::Receiver<IncomingCa
     call.handle.answer(SDP.into()).unwrap();
     let ok = c.recv_response().await;
     assert_eq!(ok.status_code.code(), 200);
-    assert!(ok.contact_header().unwrap().value().contains("transport=tcp"));
+    assert!(ok
+        .contact_header()
+        .unwrap()
+        .value()
+        .contains("transport=tcp"));
     let our_tag = tag(&ok);
-    c.send(&request("ACK", "TCP", local, call_id, "z9hG4bK-ack", 1, Some(&our_tag), "")).await;
+    c.send(&request(
+        "ACK",
+        "TCP",
+        local,
+        call_id,
+        "z9hG4bK-ack",
+        1,
+        Some(&our_tag),
+        "",
+    ))
+    .await;
     assert_eq!(next_event(&mut call).await, CallEvent::Confirmed);
     (c, call, our_tag)
 }
@@ -111,12 +161,31 @@ async fn tcp_call_with_bye_from_caller() {
     let (server, mut calls) = server().await;
     let (mut c, mut call, our_tag) = tcp_confirmed(&server, &mut calls, "tcp-bye-in").await;
     let local = c.local();
-    c.send(&request("BYE", "TCP", local, "tcp-bye-in", "z9hG4bK-bye", 2, Some(&our_tag), "")).await;
+    c.send(&request(
+        "BYE",
+        "TCP",
+        local,
+        "tcp-bye-in",
+        "z9hG4bK-bye",
+        2,
+        Some(&our_tag),
+        "",
+    ))
+    .await;
     let ok = c.recv_response().await;
     assert_eq!(ok.status_code.code(), 200);
     assert_eq!(ok.cseq_header().unwrap().value(), "2 BYE");
-    assert!(matches!(next_event(&mut call).await, CallEvent::Terminated { by_remote: true, .. }));
-    assert!(call.events.recv().await.is_none(), "no event after Terminated");
+    assert!(matches!(
+        next_event(&mut call).await,
+        CallEvent::Terminated {
+            by_remote: true,
+            ..
+        }
+    ));
+    assert!(
+        call.events.recv().await.is_none(),
+        "no event after Terminated"
+    );
     server.shutdown().await;
 }
 
@@ -131,8 +200,15 @@ async fn tcp_hangup_sends_bye_on_the_same_connection() {
     };
     assert_eq!(bye.method, rsipstack::sip::Method::Bye);
     // Remote target = the caller's Contact (URI params compare case-insensitively).
-    assert_eq!(bye.uri.to_string().to_ascii_lowercase(), format!("sip:caller@{};transport=tcp", c.local()));
-    assert!(bye.from_header().unwrap().value().ends_with(&format!("tag={our_tag}")));
+    assert_eq!(
+        bye.uri.to_string().to_ascii_lowercase(),
+        format!("sip:caller@{};transport=tcp", c.local())
+    );
+    assert!(bye
+        .from_header()
+        .unwrap()
+        .value()
+        .ends_with(&format!("tag={our_tag}")));
     let ok = format!(
         "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
         bye.via_header().unwrap().value(),
@@ -142,7 +218,13 @@ async fn tcp_hangup_sends_bye_on_the_same_connection() {
         bye.cseq_header().unwrap().value()
     );
     c.send(&ok).await;
-    assert!(matches!(next_event(&mut call).await, CallEvent::Terminated { by_remote: false, .. }));
+    assert!(matches!(
+        next_event(&mut call).await,
+        CallEvent::Terminated {
+            by_remote: false,
+            ..
+        }
+    ));
     server.shutdown().await;
 }
 
@@ -154,27 +236,61 @@ async fn tcp_bye_opens_a_new_connection_to_the_contact_when_the_old_one_closed()
     let contact = listener.local_addr().unwrap();
     let mut c = TcpClient::connect(server.local_tcp_addr()).await;
     let local = c.local();
-    let invite = request("INVITE", "TCP", local, "tcp-reconnect", "z9hG4bK-rc", 1, None, SDP)
-        .replace(&format!("Contact: <sip:caller@{local};"), &format!("Contact: <sip:caller@{contact};"));
+    let invite = request(
+        "INVITE",
+        "TCP",
+        local,
+        "tcp-reconnect",
+        "z9hG4bK-rc",
+        1,
+        None,
+        SDP,
+    )
+    .replace(
+        &format!("Contact: <sip:caller@{local};"),
+        &format!("Contact: <sip:caller@{contact};"),
+    );
     c.send(&invite).await;
     assert_eq!(c.recv_response().await.status_code.code(), 100);
     let mut call = timeout(WAIT, calls.recv()).await.unwrap().unwrap();
     call.handle.answer(SDP.into()).unwrap();
     let our_tag = tag(&c.recv_response().await);
-    c.send(&request("ACK", "TCP", local, "tcp-reconnect", "z9hG4bK-rca", 1, Some(&our_tag), "")).await;
+    c.send(&request(
+        "ACK",
+        "TCP",
+        local,
+        "tcp-reconnect",
+        "z9hG4bK-rca",
+        1,
+        Some(&our_tag),
+        "",
+    ))
+    .await;
     assert_eq!(next_event(&mut call).await, CallEvent::Confirmed);
     drop(c);
     tokio::time::sleep(Duration::from_millis(50)).await;
     call.handle.hangup().unwrap();
-    let (stream, _) = timeout(WAIT, listener.accept()).await.expect("server connects").unwrap();
-    let mut back = TcpClient { stream, framer: StreamFramer::new() };
+    let (stream, _) = timeout(WAIT, listener.accept())
+        .await
+        .expect("server connects")
+        .unwrap();
+    let mut back = TcpClient {
+        stream,
+        framer: StreamFramer::new(),
+    };
     match back.recv().await {
         SipMessage::Request(r) => assert_eq!(r.method, rsipstack::sip::Method::Bye),
         other => panic!("expected BYE, got {other}"),
     }
     server.shutdown().await;
     // Unanswered BYE: the shutdown ends the call with a final event.
-    assert!(matches!(next_event(&mut call).await, CallEvent::Terminated { by_remote: false, .. }));
+    assert!(matches!(
+        next_event(&mut call).await,
+        CallEvent::Terminated {
+            by_remote: false,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -183,14 +299,20 @@ async fn tcp_keepalive_ping_gets_pong() {
     let mut s = TcpStream::connect(server.local_tcp_addr()).await.unwrap();
     s.write_all(b"\r\n\r\n").await.unwrap();
     let mut buf = [0u8; 2];
-    timeout(WAIT, s.read_exact(&mut buf)).await.unwrap().unwrap();
+    timeout(WAIT, s.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&buf, b"\r\n");
     server.shutdown().await;
 }
 
 async fn udp_recv(sock: &UdpSocket) -> Response {
     let mut buf = vec![0u8; 65_535];
-    let n = timeout(WAIT, sock.recv(&mut buf)).await.expect("UDP timeout").unwrap();
+    let n = timeout(WAIT, sock.recv(&mut buf))
+        .await
+        .expect("UDP timeout")
+        .unwrap();
     match SipMessage::try_from(&buf[..n]).unwrap() {
         SipMessage::Response(r) => r,
         SipMessage::Request(r) => panic!("unexpected {}", r.method),
@@ -203,7 +325,9 @@ async fn udp_dropped_handle_rejects_with_480() {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.connect(server.local_udp_addr()).await.unwrap();
     let local = sock.local_addr().unwrap();
-    sock.send(request("INVITE", "UDP", local, "drop", "z9hG4bK-d", 1, None, SDP).as_bytes()).await.unwrap();
+    sock.send(request("INVITE", "UDP", local, "drop", "z9hG4bK-d", 1, None, SDP).as_bytes())
+        .await
+        .unwrap();
     assert_eq!(udp_recv(&sock).await.status_code.code(), 100);
     let call = timeout(WAIT, calls.recv()).await.unwrap().unwrap();
     drop(call);
@@ -218,7 +342,9 @@ async fn udp_draining_answers_503_and_malformed_400() {
     sock.connect(server.local_udp_addr()).await.unwrap();
     let local = sock.local_addr().unwrap();
     server.set_draining(true);
-    sock.send(request("INVITE", "UDP", local, "drain", "z9hG4bK-dr", 1, None, SDP).as_bytes()).await.unwrap();
+    sock.send(request("INVITE", "UDP", local, "drain", "z9hG4bK-dr", 1, None, SDP).as_bytes())
+        .await
+        .unwrap();
     let r = udp_recv(&sock).await;
     assert_eq!(r.status_code.code(), 503);
     assert!(r.headers.iter().any(|h| h.name() == "Retry-After"));

@@ -29,7 +29,11 @@ mod tempdir {
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
         pub fn new(tag: &str) -> Self {
-            let p = std::env::temp_dir().join(format!("parla-test-{tag}-{}-{}", std::process::id(), rand_u32()));
+            let p = std::env::temp_dir().join(format!(
+                "parla-test-{tag}-{}-{}",
+                std::process::id(),
+                rand_u32()
+            ));
             std::fs::create_dir_all(&p).expect("create temp dir");
             Dir(p)
         }
@@ -41,7 +45,10 @@ mod tempdir {
     }
     fn rand_u32() -> u32 {
         use std::time::{SystemTime, UNIX_EPOCH};
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
     }
 }
 
@@ -68,15 +75,26 @@ impl Parla {
         let config = dir.0.join("parla.toml");
         std::fs::write(&config, config_toml).expect("write parla.toml");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_parla"));
-        cmd.args(["serve", "--sip-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--public-ip", "127.0.0.1"])
-            .args(["--rtp-ports", rtp_ports, "--shutdown-timeout", "5"])
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.0.join("data"))
-            .env("RUST_LOG", std::env::var("PARLA_TEST_LOG").unwrap_or_else(|_| "info".into()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--sip-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--public-ip",
+            "127.0.0.1",
+        ])
+        .args(["--rtp-ports", rtp_ports, "--shutdown-timeout", "5"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.0.join("data"))
+        .env(
+            "RUST_LOG",
+            std::env::var("PARLA_TEST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -116,12 +134,23 @@ impl Parla {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("no {name} in {line:?}"))
         };
-        Parla { sip: field("sip_udp"), http: field("http"), log, child, _dir: dir }
+        Parla {
+            sip: field("sip_udp"),
+            http: field("http"),
+            log,
+            child,
+            _dir: dir,
+        }
     }
 
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("http://{}/metrics", self.http)).await.expect("GET /metrics").text().await.expect("body")
+        reqwest::get(format!("http://{}/metrics", self.http))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("body")
     }
 
     /// The value of an un-labelled metric line, e.g. `parla_calls_active`.
@@ -143,7 +172,10 @@ impl Parla {
             if self.metric("parla_calls_active").await == 0.0 {
                 return;
             }
-            assert!(Instant::now() < deadline, "calls still active after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "calls still active after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -171,7 +203,10 @@ impl Parla {
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 impl Drop for Parla {
@@ -190,12 +225,14 @@ impl Drop for Parla {
 /// or a server started once for this test binary).
 pub fn whisper() -> Whisper {
     static W: OnceLock<Whisper> = OnceLock::new();
-    W.get_or_init(|| Whisper::shared().expect("local whisper recognizer")).clone()
+    W.get_or_init(|| Whisper::shared().expect("local whisper recognizer"))
+        .clone()
 }
 
 /// Caller speech, 8 kHz, from espeak-ng (cached per text).
 pub fn utterance(text: &str) -> Arc<Vec<i16>> {
-    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, Arc<Vec<i16>>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, Arc<Vec<i16>>>>> =
+        OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(a) = cache.lock().unwrap().get(text) {
         return a.clone();
@@ -234,10 +271,18 @@ provider = "espeak"
 pub fn say_after_greeting(target: SocketAddr, text: &str) -> CallSpec {
     let mut spec = CallSpec::new(target, format!("sip:agent@{target}"));
     spec.script = vec![
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(900), timeout: Duration::from_secs(20) },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(900),
+            timeout: Duration::from_secs(20),
+        },
         Action::Play(utterance(text)),
-        Action::WaitForAgentSpeech { timeout: Duration::from_secs(10) },
-        Action::WaitForAgentSilence { min_silence: Duration::from_millis(1200), timeout: Duration::from_secs(20) },
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(10),
+        },
+        Action::WaitForAgentSilence {
+            min_silence: Duration::from_millis(1200),
+            timeout: Duration::from_secs(20),
+        },
         Action::Hangup,
     ];
     spec.max_duration = Duration::from_secs(90);
@@ -247,15 +292,22 @@ pub fn say_after_greeting(target: SocketAddr, text: &str) -> CallSpec {
 /// Agent speech before the caller started playing and after the caller stopped.
 pub fn split_greeting_and_reply(outcome: &CallOutcome) -> (Vec<i16>, Vec<i16>) {
     let start = outcome.event_time("play start").expect("caller played");
-    let end = outcome.event_time("play end").expect("caller finished playing");
+    let end = outcome
+        .event_time("play end")
+        .expect("caller finished playing");
     let greeting = outcome.agent_audio_between(Duration::ZERO, start).to_vec();
-    let reply = outcome.agent_audio_between(end, Duration::from_secs(3600)).to_vec();
+    let reply = outcome
+        .agent_audio_between(end, Duration::from_secs(3600))
+        .to_vec();
     (greeting, reply)
 }
 
 /// Seconds of agent speech (spans above -40 dBFS) in 8 kHz audio.
 pub fn speech_seconds(pcm: &[i16]) -> f64 {
-    voiced_spans(pcm, 8000, -40.0, 300).iter().map(|(a, b)| (b - a) as f64 / 1000.0).sum()
+    voiced_spans(pcm, 8000, -40.0, 300)
+        .iter()
+        .map(|(a, b)| (b - a) as f64 / 1000.0)
+        .sum()
 }
 
 /// Which of `candidates` the transcript matches best (lowest word error rate

@@ -108,7 +108,11 @@ impl CallActor {
             events: Some(setup.events),
             socket: setup.socket,
             _lease: setup.lease,
-            inbound: InboundMedia::new(setup.codec, setup.dtmf_payload_type, Some(setup.remote_rtp)),
+            inbound: InboundMedia::new(
+                setup.codec,
+                setup.dtmf_payload_type,
+                Some(setup.remote_rtp),
+            ),
             pacer,
             send_enabled: true,
             conversation,
@@ -134,7 +138,9 @@ impl CallActor {
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let due = (now.duration_since(self.started_at).as_millis() / FRAME_MS as u128) as u64 + 1;
-        let mut frames = due.saturating_sub(self.frames_sent).min(MAX_CATCHUP_FRAMES as u64);
+        let mut frames = due
+            .saturating_sub(self.frames_sent)
+            .min(MAX_CATCHUP_FRAMES as u64);
         if due > self.frames_sent + MAX_CATCHUP_FRAMES as u64 {
             // Far behind (the process stalled): skip ahead rather than burst.
             self.frames_sent = due - MAX_CATCHUP_FRAMES as u64;
@@ -162,7 +168,8 @@ impl CallActor {
             };
             if let Datagram::Dtmf(ev) = self.inbound.push_datagram(from, &self.recv_buf[..len]) {
                 tracing::debug!(call_id = %self.call_id, digit = %ev.digit, "dtmf");
-                self.conversation.handle_input(Input::Dtmf { digit: ev.digit }, now);
+                self.conversation
+                    .handle_input(Input::Dtmf { digit: ev.digit }, now);
             }
         }
     }
@@ -181,7 +188,8 @@ impl CallActor {
             }
             self.preroll.push_back(frame.pcm_16k.to_vec());
         }
-        self.conversation.handle_input(Input::CallerFrame { speech }, now);
+        self.conversation
+            .handle_input(Input::CallerFrame { speech }, now);
 
         let info = self.pacer.tick(&mut self.packet);
         if self.send_enabled {
@@ -193,11 +201,13 @@ impl CallActor {
             let state = self.segments.entry(segment).or_default();
             if info.segment_started && !state.started {
                 state.started = true;
-                self.conversation.handle_input(Input::PlaybackStarted { segment }, now);
+                self.conversation
+                    .handle_input(Input::PlaybackStarted { segment }, now);
             }
             if info.segment_finished && state.tts_done {
                 self.segments.remove(&segment);
-                self.conversation.handle_input(Input::PlaybackFinished { segment }, now);
+                self.conversation
+                    .handle_input(Input::PlaybackFinished { segment }, now);
             }
         }
     }
@@ -222,8 +232,16 @@ impl CallActor {
                         }
                     }
                 }
-                Output::StartLlm { request, request_body } => {
-                    let task = spawn_llm(self.agent.llm.clone(), request, request_body, ctx.address().recipient());
+                Output::StartLlm {
+                    request,
+                    request_body,
+                } => {
+                    let task = spawn_llm(
+                        self.agent.llm.clone(),
+                        request,
+                        request_body,
+                        ctx.address().recipient(),
+                    );
                     self.llm_tasks.insert(request, task);
                 }
                 Output::CancelLlm { request } => {
@@ -231,32 +249,60 @@ impl CallActor {
                 }
                 Output::Speak { segment, text } => {
                     let tts = self.tts.get_or_insert_with(|| {
-                        TtsWorker::spawn(self.agent.tts.clone(), self.agent.config.voice.clone(), ctx.address().recipient())
+                        TtsWorker::spawn(
+                            self.agent.tts.clone(),
+                            self.agent.config.voice.clone(),
+                            ctx.address().recipient(),
+                        )
                     });
                     self.segments.insert(segment, SegmentState::default());
                     if !tts.speak(segment, text) {
                         self.conversation.handle_input(
-                            Input::TtsError { segment, error: crate::providers::ProviderError::Engine("TTS queue full".into()) },
+                            Input::TtsError {
+                                segment,
+                                error: crate::providers::ProviderError::Engine(
+                                    "TTS queue full".into(),
+                                ),
+                            },
                             now,
                         );
                     }
                 }
                 Output::PlayFallback { segment } => {
                     let audio = self.agent.fallback_audio_8k.clone();
-                    self.segments.insert(segment, SegmentState { tts_done: true, samples_8k: audio.len(), ..Default::default() });
+                    self.segments.insert(
+                        segment,
+                        SegmentState {
+                            tts_done: true,
+                            samples_8k: audio.len(),
+                            ..Default::default()
+                        },
+                    );
                     self.pacer.push_audio(segment, &audio);
                     let audio_ms = (audio.len() as u64 * 1000 / NARROWBAND_HZ as u64) as u32;
-                    self.conversation.handle_input(Input::TtsFirstAudio { segment }, now);
-                    self.conversation.handle_input(Input::TtsDone { segment, audio_ms }, now);
+                    self.conversation
+                        .handle_input(Input::TtsFirstAudio { segment }, now);
+                    self.conversation
+                        .handle_input(Input::TtsDone { segment, audio_ms }, now);
                 }
                 Output::StopSpeaking => {
                     self.tts = None; // drops the worker: cancels synthesis in flight
                     self.pacer.clear();
                     self.segments.clear();
                 }
-                Output::Transcript { speaker, text, at_ms, interrupted } => {
+                Output::Transcript {
+                    speaker,
+                    text,
+                    at_ms,
+                    interrupted,
+                } => {
                     tracing::info!(call_id = %self.call_id, ?speaker, at_ms, interrupted, %text, "transcript");
-                    self.transcript.push(TranscriptLine { speaker, text, at_ms, interrupted });
+                    self.transcript.push(TranscriptLine {
+                        speaker,
+                        text,
+                        at_ms,
+                        interrupted,
+                    });
                 }
                 Output::TurnLatency(t) => {
                     tracing::info!(
@@ -286,13 +332,17 @@ impl CallActor {
         if chunk.sample_rate_hz == NARROWBAND_HZ {
             self.resampled.extend_from_slice(&chunk.samples);
         } else {
-            let needs_new = !matches!(&state.resampler, Some((rate, _)) if *rate == chunk.sample_rate_hz);
+            let needs_new =
+                !matches!(&state.resampler, Some((rate, _)) if *rate == chunk.sample_rate_hz);
             if needs_new {
                 match Resampler::new(chunk.sample_rate_hz, NARROWBAND_HZ) {
                     Ok(r) => state.resampler = Some((chunk.sample_rate_hz, r)),
                     Err(e) => {
-                        let error = crate::providers::ProviderError::Engine(format!("unsupported TTS rate: {e}"));
-                        self.conversation.handle_input(Input::TtsError { segment, error }, now);
+                        let error = crate::providers::ProviderError::Engine(format!(
+                            "unsupported TTS rate: {e}"
+                        ));
+                        self.conversation
+                            .handle_input(Input::TtsError { segment, error }, now);
                         return;
                     }
                 }
@@ -304,7 +354,8 @@ impl CallActor {
         state.samples_8k += self.resampled.len();
         self.pacer.push_audio(segment, &self.resampled);
         if first {
-            self.conversation.handle_input(Input::TtsFirstAudio { segment }, now);
+            self.conversation
+                .handle_input(Input::TtsFirstAudio { segment }, now);
         }
     }
 
@@ -321,15 +372,19 @@ impl CallActor {
         state.tts_done = true;
         let audio_ms = (state.samples_8k as u64 * 1000 / NARROWBAND_HZ as u64) as u32;
         let nothing_queued = state.samples_8k == 0;
-        self.conversation.handle_input(Input::TtsDone { segment, audio_ms }, now);
+        self.conversation
+            .handle_input(Input::TtsDone { segment, audio_ms }, now);
         if nothing_queued {
             // Nothing to play (empty synthesis): the segment is over already.
             self.segments.remove(&segment);
-            self.conversation.handle_input(Input::PlaybackStarted { segment }, now);
-            self.conversation.handle_input(Input::PlaybackFinished { segment }, now);
+            self.conversation
+                .handle_input(Input::PlaybackStarted { segment }, now);
+            self.conversation
+                .handle_input(Input::PlaybackFinished { segment }, now);
         } else if self.pacer.queued_samples() == 0 && state.started {
             self.segments.remove(&segment);
-            self.conversation.handle_input(Input::PlaybackFinished { segment }, now);
+            self.conversation
+                .handle_input(Input::PlaybackFinished { segment }, now);
         }
     }
 }
@@ -360,7 +415,9 @@ impl Actor for CallActor {
         let now = Instant::now();
         self.started_at = now;
         self.conversation.handle_input(Input::Answered, now);
-        ctx.run_interval(Duration::from_millis(FRAME_MS as u64), |act, ctx| act.tick(ctx));
+        ctx.run_interval(Duration::from_millis(FRAME_MS as u64), |act, ctx| {
+            act.tick(ctx)
+        });
         tracing::info!(call_id = %self.call_id, agent = %self.agent.config.name, "call started");
     }
 
@@ -383,7 +440,9 @@ impl Actor for CallActor {
 }
 
 /// Adapts a tokio receiver to a `futures::Stream` for `ctx.add_stream`.
-fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
@@ -402,9 +461,15 @@ impl StreamHandler<CallEvent> for CallActor {
                 match services.answer_sdp(&offer, self._lease.port()) {
                     Ok((remote, answer)) => {
                         use parla_sip::sdp::Direction;
-                        self.send_enabled = matches!(remote.direction, Direction::SendRecv | Direction::RecvOnly);
-                        let remote_addr = (!remote.addr.ip().is_unspecified()).then_some(remote.addr);
-                        self.inbound.renegotiate(super::g711_of(remote.codec), remote.dtmf_payload_type, remote_addr);
+                        self.send_enabled =
+                            matches!(remote.direction, Direction::SendRecv | Direction::RecvOnly);
+                        let remote_addr =
+                            (!remote.addr.ip().is_unspecified()).then_some(remote.addr);
+                        self.inbound.renegotiate(
+                            super::g711_of(remote.codec),
+                            remote.dtmf_payload_type,
+                            remote_addr,
+                        );
                         let _ = self.handle.answer_reinvite(answer);
                     }
                     Err(_) => {
@@ -447,7 +512,13 @@ impl Handler<LlmMsg> for CallActor {
         }
         let input = match msg.event {
             Ok(LlmEvent::Token(text)) => Input::LlmToken { request, text },
-            Ok(LlmEvent::ToolCall { name, arguments, .. }) => Input::LlmToolCall { request, name, arguments },
+            Ok(LlmEvent::ToolCall {
+                name, arguments, ..
+            }) => Input::LlmToolCall {
+                request,
+                name,
+                arguments,
+            },
             Ok(LlmEvent::EndCall) => Input::LlmEndCall { request },
             Ok(LlmEvent::Done) => {
                 self.llm_tasks.remove(&request);
@@ -473,7 +544,8 @@ impl Handler<TtsMsg> for CallActor {
             TtsMsg::Error { segment, error } => {
                 if self.segments.remove(&segment).is_some() {
                     tracing::warn!(call_id = %self.call_id, %error, "TTS failed");
-                    self.conversation.handle_input(Input::TtsError { segment, error }, now);
+                    self.conversation
+                        .handle_input(Input::TtsError { segment, error }, now);
                 }
             }
         }

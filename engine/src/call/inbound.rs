@@ -88,7 +88,12 @@ impl InboundMedia {
     }
 
     /// A re-INVITE changed the codec or the remote address.
-    pub fn renegotiate(&mut self, codec: G711, dtmf_payload_type: Option<u8>, sdp_remote: Option<SocketAddr>) {
+    pub fn renegotiate(
+        &mut self,
+        codec: G711,
+        dtmf_payload_type: Option<u8>,
+        sdp_remote: Option<SocketAddr>,
+    ) {
         if codec != self.codec {
             self.codec = codec;
             self.jitter.reset();
@@ -141,6 +146,10 @@ impl InboundMedia {
         self.pcm_16k.clear();
         self.upsampler.process(&self.pcm_8k, &mut self.pcm_16k);
         let decision = self.vad.process(&self.pcm_16k);
-        CallerFrame { pcm_16k: &self.pcm_16k, speech: decision.speech, concealed }
+        CallerFrame {
+            pcm_16k: &self.pcm_16k,
+            speech: decision.speech,
+            concealed,
+        }
     }
 }

@@ -79,9 +79,21 @@ pub struct CallManager {
 
 impl CallManager {
     /// `arbiters`: where call actors run (one per core); must not be empty.
-    pub fn new(directory: Arc<dyn AgentDirectory>, services: Arc<CallServices>, arbiters: Vec<ArbiterHandle>) -> Self {
-        assert!(!arbiters.is_empty(), "CallManager needs at least one arbiter");
-        CallManager { directory, services, arbiters, next: AtomicUsize::new(0) }
+    pub fn new(
+        directory: Arc<dyn AgentDirectory>,
+        services: Arc<CallServices>,
+        arbiters: Vec<ArbiterHandle>,
+    ) -> Self {
+        assert!(
+            !arbiters.is_empty(),
+            "CallManager needs at least one arbiter"
+        );
+        CallManager {
+            directory,
+            services,
+            arbiters,
+            next: AtomicUsize::new(0),
+        }
     }
 
     pub fn services(&self) -> &Arc<CallServices> {
@@ -90,7 +102,16 @@ impl CallManager {
 
     /// Routes, negotiates and answers one INVITE. Never blocks on providers.
     pub fn handle_incoming(&self, call: IncomingCall) {
-        let IncomingCall { call_id, handle, events, offer, dialed_user, request_uri, from, .. } = call;
+        let IncomingCall {
+            call_id,
+            handle,
+            events,
+            offer,
+            dialed_user,
+            request_uri,
+            from,
+            ..
+        } = call;
         let Some(agent) = self.directory.route(dialed_user.as_deref(), &request_uri) else {
             tracing::info!(%call_id, %request_uri, "no agent for destination: 404");
             let _ = handle.reject(404);
@@ -133,7 +154,8 @@ impl CallManager {
             remote_rtp: remote.addr,
             services: self.services.clone(),
         };
-        let arbiter = self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone();
+        let arbiter =
+            self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone();
         if delay.is_zero() {
             let _ = setup.handle.answer(answer);
             CallActor::start_in_arbiter(&arbiter, move |_ctx| CallActor::new(setup));

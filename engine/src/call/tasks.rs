@@ -11,7 +11,9 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::providers::{LanguageModel, LlmEvent, LlmRequest, ProviderError, TextToSpeech, TtsChunk};
+use crate::providers::{
+    LanguageModel, LlmEvent, LlmRequest, ProviderError, TextToSpeech, TtsChunk,
+};
 
 /// Segments waiting for synthesis in one call, at most.
 pub const TTS_QUEUE_SEGMENTS: usize = 64;
@@ -36,13 +38,20 @@ pub struct LlmMsg {
 
 /// Streams one completion into the actor: every event, then the stream ends.
 /// A stream that ends without `Done` reports a protocol error.
-pub fn spawn_llm(llm: Arc<dyn LanguageModel>, request: u64, body: LlmRequest, to: Recipient<LlmMsg>) -> AbortOnDrop
-{
+pub fn spawn_llm(
+    llm: Arc<dyn LanguageModel>,
+    request: u64,
+    body: LlmRequest,
+    to: Recipient<LlmMsg>,
+) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
         let mut stream = match llm.stream(body).await {
             Ok(s) => s,
             Err(e) => {
-                to.do_send(LlmMsg { request, event: Err(e) });
+                to.do_send(LlmMsg {
+                    request,
+                    event: Err(e),
+                });
                 return;
             }
         };
@@ -56,7 +65,10 @@ pub fn spawn_llm(llm: Arc<dyn LanguageModel>, request: u64, body: LlmRequest, to
             }
         }
         if !done {
-            to.do_send(LlmMsg { request, event: Err(ProviderError::Protocol("stream ended before done".into())) });
+            to.do_send(LlmMsg {
+                request,
+                event: Err(ProviderError::Protocol("stream ended before done".into())),
+            });
         }
     }))
 }
@@ -103,7 +115,10 @@ impl TtsWorker {
                 }
             }
         });
-        TtsWorker { queue, _task: AbortOnDrop(task) }
+        TtsWorker {
+            queue,
+            _task: AbortOnDrop(task),
+        }
     }
 
     /// Queues a segment; false when the queue is full (the segment is dropped).

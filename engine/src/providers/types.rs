@@ -26,18 +26,34 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: Role::System, content: content.into(), dtmf: None }
+        Self {
+            role: Role::System,
+            content: content.into(),
+            dtmf: None,
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into(), dtmf: None }
+        Self {
+            role: Role::User,
+            content: content.into(),
+            dtmf: None,
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into(), dtmf: None }
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+            dtmf: None,
+        }
     }
     /// A user turn made of keyed digits.
     pub fn user_dtmf(digits: impl Into<String>) -> Self {
         let digits = digits.into();
-        Self { role: Role::User, content: format!("The caller pressed {digits}."), dtmf: Some(digits) }
+        Self {
+            role: Role::User,
+            content: format!("The caller pressed {digits}."),
+            dtmf: Some(digits),
+        }
     }
 }
 
@@ -64,7 +80,11 @@ pub enum LlmEvent {
     /// A piece of the reply text, in order.
     Token(String),
     /// A complete tool call (arguments fully assembled from the stream).
-    ToolCall { id: String, name: String, arguments: String },
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
     /// Well-known tool intents the engine acts on: hang up after speaking.
     EndCall,
     /// The reply is complete.

@@ -125,7 +125,10 @@ impl InviteServerTransaction {
         bytes: Vec<u8>,
     ) -> Result<(), TransactionError> {
         check_status(status)?;
-        let invalid = TransactionError::InvalidState { status, state: self.state.name() };
+        let invalid = TransactionError::InvalidState {
+            status,
+            state: self.state.name(),
+        };
         match (self.state, status) {
             (InviteServerState::Proceeding, 100..=199) => {}
             (InviteServerState::Proceeding, 200..=299) => {
@@ -200,7 +203,10 @@ impl InviteServerTransaction {
                 if let Some(g) = self.timer_g.as_mut() {
                     if g.is_due(now) {
                         g.double(now);
-                        return self.last_response.clone().map(InviteServerTimeout::Retransmit);
+                        return self
+                            .last_response
+                            .clone()
+                            .map(InviteServerTimeout::Retransmit);
                     }
                 }
                 None
@@ -220,9 +226,7 @@ impl InviteServerTransaction {
     /// The earliest armed timer, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
-            InviteServerState::Completed => {
-                earliest([self.timer_g.map(|g| g.next), self.timer_h])
-            }
+            InviteServerState::Completed => earliest([self.timer_g.map(|g| g.next), self.timer_h]),
             InviteServerState::Confirmed => self.timer_i,
             InviteServerState::Accepted => self.timer_l,
             _ => None,
@@ -287,7 +291,10 @@ mod tests {
         tx.send_response(now, 200, b"200".to_vec()).unwrap();
         assert_eq!(tx.next_deadline(), Some(now + T1 * 64));
         assert_eq!(tx.on_timer(now + T1 * 63), None);
-        assert_eq!(tx.on_timer(now + T1 * 64), Some(InviteServerTimeout::Terminated));
+        assert_eq!(
+            tx.on_timer(now + T1 * 64),
+            Some(InviteServerTimeout::Terminated)
+        );
         assert_eq!(tx.state(), InviteServerState::Terminated);
     }
 
@@ -309,7 +316,10 @@ mod tests {
             let next = tx.next_deadline().unwrap();
             intervals.push(next - t);
             t = next;
-            assert_eq!(tx.on_timer(t), Some(InviteServerTimeout::Retransmit(b"486".to_vec())));
+            assert_eq!(
+                tx.on_timer(t),
+                Some(InviteServerTimeout::Retransmit(b"486".to_vec()))
+            );
         }
         let ms: Vec<u128> = intervals.iter().map(|d| d.as_millis()).collect();
         assert_eq!(ms, vec![500, 1000, 2000, 4000, 4000, 4000]);
@@ -326,7 +336,10 @@ mod tests {
     fn completed_timer_h_times_out_without_ack() {
         let now = Instant::now();
         let mut tx = completed(now);
-        assert_eq!(tx.on_timer(now + T1 * 64), Some(InviteServerTimeout::AckTimeout));
+        assert_eq!(
+            tx.on_timer(now + T1 * 64),
+            Some(InviteServerTimeout::AckTimeout)
+        );
         assert_eq!(tx.state(), InviteServerState::Terminated);
         assert_eq!(tx.next_deadline(), None);
     }
@@ -340,7 +353,10 @@ mod tests {
         assert_eq!(tx.on_ack(now), AckOutcome::Absorbed);
         assert_eq!(tx.on_request_retransmission(), None);
         assert_eq!(tx.next_deadline(), Some(now + Duration::from_secs(5)));
-        assert_eq!(tx.on_timer(now + Duration::from_secs(5)), Some(InviteServerTimeout::Terminated));
+        assert_eq!(
+            tx.on_timer(now + Duration::from_secs(5)),
+            Some(InviteServerTimeout::Terminated)
+        );
         assert_eq!(tx.state(), InviteServerState::Terminated);
     }
 
@@ -359,8 +375,17 @@ mod tests {
         let now = Instant::now();
         let mut tx = completed(now);
         let err = tx.send_response(now, 200, vec![]).unwrap_err();
-        assert_eq!(err, TransactionError::InvalidState { status: 200, state: "Completed" });
-        assert_eq!(tx.send_response(now, 700, vec![]), Err(TransactionError::InvalidStatus(700)));
+        assert_eq!(
+            err,
+            TransactionError::InvalidState {
+                status: 200,
+                state: "Completed"
+            }
+        );
+        assert_eq!(
+            tx.send_response(now, 700, vec![]),
+            Err(TransactionError::InvalidStatus(700))
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ impl TransactionKey {
     /// on the request as received (before adding `received`/`rport`).
     pub fn for_request(req: &Request) -> Result<Self, KeyError> {
         let via_header = req.via_header().map_err(|_| KeyError::BadHeader("Via"))?;
-        let top = via_header.first_value().map_err(|_| KeyError::BadHeader("Via"))?;
+        let top = via_header
+            .first_value()
+            .map_err(|_| KeyError::BadHeader("Via"))?;
         let via = top.typed().map_err(|_| KeyError::BadHeader("Via"))?;
         let method = MethodKey::of(req.method);
         match via.branch() {
@@ -120,9 +122,8 @@ impl TransactionKey {
     pub fn with_method(&self, method: Method) -> Self {
         let mut key = self.clone();
         match &mut key {
-            TransactionKey::Rfc3261 { method: m, .. } | TransactionKey::Rfc2543 { method: m, .. } => {
-                *m = MethodKey::of(method)
-            }
+            TransactionKey::Rfc3261 { method: m, .. }
+            | TransactionKey::Rfc2543 { method: m, .. } => *m = MethodKey::of(method),
         }
         key
     }
@@ -153,7 +154,11 @@ impl ClientTransactionKey {
             .and_then(|v| v.first_value().ok())
             .and_then(|v| v.typed().ok())
             .ok_or(KeyError::BadHeader("Via"))?;
-        let branch = via.branch().ok_or(KeyError::BadHeader("Via branch"))?.value().to_string();
+        let branch = via
+            .branch()
+            .ok_or(KeyError::BadHeader("Via branch"))?
+            .value()
+            .to_string();
         let method = resp
             .cseq_header()
             .ok()
@@ -192,9 +197,12 @@ mod tests {
 
     #[test]
     fn rfc3261_different_branch_or_sent_by_differs() {
-        let a = TransactionKey::for_request(&req("BYE", "SIP/2.0/UDP h;branch=z9hG4bK1", "2 BYE")).unwrap();
-        let b = TransactionKey::for_request(&req("BYE", "SIP/2.0/UDP h;branch=z9hG4bK2", "2 BYE")).unwrap();
-        let c = TransactionKey::for_request(&req("BYE", "SIP/2.0/UDP g;branch=z9hG4bK1", "2 BYE")).unwrap();
+        let a = TransactionKey::for_request(&req("BYE", "SIP/2.0/UDP h;branch=z9hG4bK1", "2 BYE"))
+            .unwrap();
+        let b = TransactionKey::for_request(&req("BYE", "SIP/2.0/UDP h;branch=z9hG4bK2", "2 BYE"))
+            .unwrap();
+        let c = TransactionKey::for_request(&req("BYE", "SIP/2.0/UDP g;branch=z9hG4bK1", "2 BYE"))
+            .unwrap();
         assert_ne!(a, b);
         assert_ne!(a, c);
     }
@@ -208,7 +216,8 @@ mod tests {
         assert_eq!(inv, ack);
         let other_cseq = TransactionKey::for_request(&req("INVITE", via, "8 INVITE")).unwrap();
         assert_ne!(inv, other_cseq);
-        let no_branch = TransactionKey::for_request(&req("OPTIONS", "SIP/2.0/UDP h", "1 OPTIONS")).unwrap();
+        let no_branch =
+            TransactionKey::for_request(&req("OPTIONS", "SIP/2.0/UDP h", "1 OPTIONS")).unwrap();
         assert!(!no_branch.is_rfc3261());
     }
 
@@ -217,6 +226,12 @@ mod tests {
         let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP me:5060;branch=z9hG4bKme;rport=5060\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: c\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n";
         let resp = Response::try_from(text).unwrap();
         let key = ClientTransactionKey::for_response(&resp).unwrap();
-        assert_eq!(key, ClientTransactionKey { branch: "z9hG4bKme".into(), method: Method::Bye });
+        assert_eq!(
+            key,
+            ClientTransactionKey {
+                branch: "z9hG4bKme".into(),
+                method: Method::Bye
+            }
+        );
     }
 }

@@ -20,7 +20,9 @@ mod non_invite_server;
 
 use std::time::{Duration, Instant};
 
-pub use invite_server::{AckOutcome, InviteServerState, InviteServerTimeout, InviteServerTransaction};
+pub use invite_server::{
+    AckOutcome, InviteServerState, InviteServerTimeout, InviteServerTransaction,
+};
 pub use key::{ClientTransactionKey, KeyError, MethodKey, TransactionKey, BRANCH_MAGIC_COOKIE};
 pub use non_invite_client::{
     ClientResponseOutcome, NonInviteClientState, NonInviteClientTimeout, NonInviteClientTransaction,
@@ -50,7 +52,11 @@ pub struct TimerConfig {
 
 impl Default for TimerConfig {
     fn default() -> Self {
-        Self { t1: DEFAULT_T1, t2: DEFAULT_T2, t4: DEFAULT_T4 }
+        Self {
+            t1: DEFAULT_T1,
+            t2: DEFAULT_T2,
+            t4: DEFAULT_T4,
+        }
     }
 }
 
@@ -112,7 +118,11 @@ pub struct Backoff {
 impl Backoff {
     /// Arms the timer at `now + initial`, doubling each time up to `cap`.
     pub fn start(now: Instant, initial: Duration, cap: Duration) -> Self {
-        Self { next: now + initial, interval: initial, cap }
+        Self {
+            next: now + initial,
+            interval: initial,
+            cap,
+        }
     }
 
     /// Whether the timer is due at `now`.

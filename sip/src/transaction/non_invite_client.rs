@@ -56,8 +56,14 @@ pub struct NonInviteClientTransaction {
 impl NonInviteClientTransaction {
     /// Starts the transaction; the caller sends `request` once now.
     /// Timer E = T1 (unreliable only), Timer F = 64*T1.
-    pub fn new(now: Instant, reliability: Reliability, timers: TimerConfig, request: Vec<u8>) -> Self {
-        let timer_e = (!reliability.is_reliable()).then(|| Backoff::start(now, timers.t1, timers.t2));
+    pub fn new(
+        now: Instant,
+        reliability: Reliability,
+        timers: TimerConfig,
+        request: Vec<u8>,
+    ) -> Self {
+        let timer_e =
+            (!reliability.is_reliable()).then(|| Backoff::start(now, timers.t1, timers.t2));
         Self {
             state: NonInviteClientState::Trying,
             reliability,
@@ -84,8 +90,11 @@ impl NonInviteClientTransaction {
                     self.state = NonInviteClientState::Completed;
                     self.timer_e = None;
                     self.timer_f = None;
-                    let linger =
-                        if self.reliability.is_reliable() { Duration::ZERO } else { self.timers.t4 };
+                    let linger = if self.reliability.is_reliable() {
+                        Duration::ZERO
+                    } else {
+                        self.timers.t4
+                    };
                     self.timer_k = Some(now + linger);
                 }
                 ClientResponseOutcome::PassToTu
@@ -157,7 +166,12 @@ mod tests {
     const T1: Duration = Duration::from_millis(500);
 
     fn udp(now: Instant) -> NonInviteClientTransaction {
-        NonInviteClientTransaction::new(now, Reliability::Unreliable, TimerConfig::default(), b"BYE".to_vec())
+        NonInviteClientTransaction::new(
+            now,
+            Reliability::Unreliable,
+            TimerConfig::default(),
+            b"BYE".to_vec(),
+        )
     }
 
     #[test]
@@ -171,7 +185,10 @@ mod tests {
             let next = tx.next_deadline().unwrap();
             ms.push((next - t).as_millis());
             t = next;
-            assert_eq!(tx.on_timer(t), Some(NonInviteClientTimeout::Retransmit(b"BYE".to_vec())));
+            assert_eq!(
+                tx.on_timer(t),
+                Some(NonInviteClientTimeout::Retransmit(b"BYE".to_vec()))
+            );
         }
         assert_eq!(ms, vec![500, 1000, 2000, 4000, 4000]);
     }
@@ -196,7 +213,10 @@ mod tests {
         assert_eq!(tx.state(), NonInviteClientState::Completed);
         assert_eq!(tx.on_response(now, 200), ClientResponseOutcome::Absorbed);
         assert_eq!(tx.next_deadline(), Some(now + Duration::from_secs(5)));
-        assert_eq!(tx.on_timer(now + Duration::from_secs(5)), Some(NonInviteClientTimeout::Terminated));
+        assert_eq!(
+            tx.on_timer(now + Duration::from_secs(5)),
+            Some(NonInviteClientTimeout::Terminated)
+        );
         assert_eq!(tx.state(), NonInviteClientState::Terminated);
     }
 
@@ -213,7 +233,10 @@ mod tests {
     fn timer_f_times_out() {
         let now = Instant::now();
         let mut tx = udp(now);
-        assert_eq!(tx.on_timer(now + T1 * 64), Some(NonInviteClientTimeout::TimedOut));
+        assert_eq!(
+            tx.on_timer(now + T1 * 64),
+            Some(NonInviteClientTimeout::TimedOut)
+        );
         assert_eq!(tx.state(), NonInviteClientState::Terminated);
         assert_eq!(tx.next_deadline(), None);
     }
@@ -241,7 +264,12 @@ mod tests {
     #[test]
     fn reliable_has_only_timer_f_and_zero_k() {
         let now = Instant::now();
-        let mut tx = NonInviteClientTransaction::new(now, Reliability::Reliable, TimerConfig::default(), vec![]);
+        let mut tx = NonInviteClientTransaction::new(
+            now,
+            Reliability::Reliable,
+            TimerConfig::default(),
+            vec![],
+        );
         assert_eq!(tx.next_deadline(), Some(now + T1 * 64));
         tx.on_response(now, 200);
         assert_eq!(tx.on_timer(now), Some(NonInviteClientTimeout::Terminated));

@@ -79,14 +79,22 @@ impl NonInviteServerTransaction {
         check_status(status)?;
         match self.state {
             NonInviteServerState::Trying | NonInviteServerState::Proceeding => {}
-            state => return Err(TransactionError::InvalidState { status, state: state.name() }),
+            state => {
+                return Err(TransactionError::InvalidState {
+                    status,
+                    state: state.name(),
+                })
+            }
         }
         if status < 200 {
             self.state = NonInviteServerState::Proceeding;
         } else {
             self.state = NonInviteServerState::Completed;
-            let linger =
-                if self.reliability.is_reliable() { Duration::ZERO } else { self.timers.t1x64() };
+            let linger = if self.reliability.is_reliable() {
+                Duration::ZERO
+            } else {
+                self.timers.t1x64()
+            };
             self.timer_j = Some(now + linger);
         }
         self.last_status = Some(status);
@@ -198,7 +206,10 @@ mod tests {
         tx.send_response(now, 200, vec![]).unwrap();
         assert!(matches!(
             tx.send_response(now, 500, vec![]),
-            Err(TransactionError::InvalidState { status: 500, state: "Completed" })
+            Err(TransactionError::InvalidState {
+                status: 500,
+                state: "Completed"
+            })
         ));
     }
 

@@ -43,7 +43,9 @@ pub(crate) fn annotate_top_via(req: &mut Request, source: Peer) -> Peer {
     let Some((host, port)) = segments.first().and_then(|s| sent_by(s)) else {
         return source;
     };
-    let host_is_source = host.parse::<IpAddr>().is_ok_and(|ip| ip == source.addr.ip());
+    let host_is_source = host
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip == source.addr.ip());
     let mut rport = false;
     let mut out = segments[0].to_string();
     for p in &segments[1..] {
@@ -66,8 +68,15 @@ pub(crate) fn annotate_top_via(req: &mut Request, source: Peer) -> Peer {
     match source.transport {
         Transport::Tcp => source,
         Transport::Udp => {
-            let port = if rport { source.addr.port() } else { port.unwrap_or(DEFAULT_SIP_PORT) };
-            Peer { addr: std::net::SocketAddr::new(source.addr.ip(), port), ..source }
+            let port = if rport {
+                source.addr.port()
+            } else {
+                port.unwrap_or(DEFAULT_SIP_PORT)
+            };
+            Peer {
+                addr: std::net::SocketAddr::new(source.addr.ip(), port),
+                ..source
+            }
         }
     }
 }
@@ -85,7 +94,11 @@ mod tests {
     }
 
     fn udp(addr: &str) -> Peer {
-        Peer { transport: Transport::Udp, addr: addr.parse().unwrap(), conn: None }
+        Peer {
+            transport: Transport::Udp,
+            addr: addr.parse().unwrap(),
+            conn: None,
+        }
     }
 
     #[test]
@@ -103,7 +116,10 @@ mod tests {
     fn same_ip_without_rport_uses_sent_by_port() {
         let mut r = req("SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bK1");
         let to = annotate_top_via(&mut r, udp("198.51.100.7:40000"));
-        assert_eq!(r.via_header().unwrap().value(), "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bK1");
+        assert_eq!(
+            r.via_header().unwrap().value(),
+            "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bK1"
+        );
         assert_eq!(to.addr, "198.51.100.7:5070".parse().unwrap());
     }
 
@@ -122,16 +138,27 @@ mod tests {
     fn host_name_gets_received_and_default_port() {
         let mut r = req("SIP/2.0/UDP pc33.example.com;branch=z9hG4bK1");
         let to = annotate_top_via(&mut r, udp("192.0.2.4:6000"));
-        assert!(r.via_header().unwrap().value().ends_with(";received=192.0.2.4"));
+        assert!(r
+            .via_header()
+            .unwrap()
+            .value()
+            .ends_with(";received=192.0.2.4"));
         assert_eq!(to.addr, "192.0.2.4:5060".parse().unwrap());
     }
 
     #[test]
     fn tcp_replies_on_the_connection() {
         let mut r = req("SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1");
-        let src = Peer { transport: Transport::Tcp, addr: "[2001:db8::1]:50000".parse().unwrap(), conn: Some(super::super::ConnId(3)) };
+        let src = Peer {
+            transport: Transport::Tcp,
+            addr: "[2001:db8::1]:50000".parse().unwrap(),
+            conn: Some(super::super::ConnId(3)),
+        };
         let to = annotate_top_via(&mut r, src);
         assert_eq!(to, src);
-        assert_eq!(r.via_header().unwrap().value(), "SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1");
+        assert_eq!(
+            r.via_header().unwrap().value(),
+            "SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK1"
+        );
     }
 }

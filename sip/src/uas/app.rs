@@ -13,15 +13,24 @@ use crate::transaction::InviteServerTimeout;
 
 use super::calls::CallState;
 use super::incoming::{allow_header, cseq_of, retry_after};
-use super::{CallEvent, CallKey, Reply, ServerMachine, TimerRef, Transport, TxId, UasCore, UasError};
+use super::{
+    CallEvent, CallKey, Reply, ServerMachine, TimerRef, Transport, TxId, UasCore, UasError,
+};
 
 impl UasCore {
     fn call_state(&self, call: CallKey) -> Result<CallState, UasError> {
-        self.calls.get(&call).map(|c| c.state).ok_or(UasError::UnknownCall(call))
+        self.calls
+            .get(&call)
+            .map(|c| c.state)
+            .ok_or(UasError::UnknownCall(call))
     }
 
     fn invalid(&self, call: CallKey, state: CallState, op: &'static str) -> UasError {
-        UasError::InvalidState { call, state: state.name(), op }
+        UasError::InvalidState {
+            call,
+            state: state.name(),
+            op,
+        }
     }
 
     /// Our Contact (RFC 3261 §12.1.1), with `transport=tcp` over TCP.
@@ -44,9 +53,17 @@ impl UasCore {
         }
         let c = &self.calls[&call];
         let (tx, tag, transport) = (c.invite_tx, c.dialog.local_tag.clone(), c.peer.transport);
-        let rr = self.server_txs.get(&tx).map(|t| record_route_headers(&t.request)).unwrap_or_default();
+        let rr = self
+            .server_txs
+            .get(&tx)
+            .map(|t| record_route_headers(&t.request))
+            .unwrap_or_default();
         let contact = self.contact_header(transport);
-        self.respond(now, tx, Reply::new(180).tag(tag).header(contact).headers(rr));
+        self.respond(
+            now,
+            tx,
+            Reply::new(180).tag(tag).header(contact).headers(rr),
+        );
         Ok(())
     }
 
@@ -85,7 +102,13 @@ impl UasCore {
                 let tx = c.invite_tx;
                 self.respond(now, tx, Reply::new(status).tag(tag));
                 let reason = format!("rejected with {status}");
-                self.finish_call(call, CallEvent::Terminated { by_remote: false, reason });
+                self.finish_call(
+                    call,
+                    CallEvent::Terminated {
+                        by_remote: false,
+                        reason,
+                    },
+                );
                 Ok(())
             }
             (_, Some(p)) => {
@@ -122,7 +145,12 @@ impl UasCore {
 
     /// Answers the pending re-INVITE with 200 OK + `sdp` (RFC 3261 §14.2),
     /// retransmitted until its ACK.
-    pub fn answer_reinvite(&mut self, now: Instant, call: CallKey, sdp: String) -> Result<(), UasError> {
+    pub fn answer_reinvite(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        sdp: String,
+    ) -> Result<(), UasError> {
         let state = self.call_state(call)?;
         let Some(p) = self.calls[&call].reinvite else {
             return Err(self.invalid(call, state, "answer a re-INVITE (none pending)"));
@@ -146,18 +174,27 @@ impl UasCore {
         sdp: Option<String>,
         initial: bool,
     ) -> bool {
-        let Some(c) = self.calls.get(&call) else { return false };
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
         let (tag, transport) = (c.dialog.local_tag.clone(), c.peer.transport);
-        let Some(stx) = self.server_txs.get(&tx) else { return false };
+        let Some(stx) = self.server_txs.get(&tx) else {
+            return false;
+        };
         let (cseq, dest) = (cseq_of(&stx.request), stx.reply_to);
-        let mut reply = Reply::new(200).tag(tag).header(self.contact_header(transport)).header(allow_header());
+        let mut reply = Reply::new(200)
+            .tag(tag)
+            .header(self.contact_header(transport))
+            .header(allow_header());
         if initial {
             reply = reply.headers(record_route_headers(&stx.request));
         }
         if let Some(sdp) = &sdp {
             reply = reply.body("application/sdp", sdp.clone().into_bytes());
         }
-        let Some(bytes) = self.respond(now, tx, reply) else { return false };
+        let Some(bytes) = self.respond(now, tx, reply) else {
+            return false;
+        };
         let timers = self.config.timers;
         if let Some(c) = self.calls.get_mut(&call) {
             c.ok_retransmit = Some(OkRetransmitter::new(now, timers, cseq, bytes));
@@ -173,7 +210,9 @@ impl UasCore {
     /// 2xx retransmission / give-up, ring and re-INVITE answer timeouts.
     pub(super) fn on_call_timer(&mut self, now: Instant, key: CallKey) {
         let wait = self.rng.random_range(0..=10u32);
-        let Some(c) = self.calls.get_mut(&key) else { return };
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
         let ok = c.ok_retransmit.as_mut().and_then(|o| o.on_timer(now));
         match ok {
             Some(OkRetransmit::Retransmit(bytes)) => {
@@ -192,7 +231,9 @@ impl UasCore {
             }
             None => {}
         }
-        let Some(c) = self.calls.get_mut(&key) else { return };
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
         if !c.app_deadline.is_some_and(|d| now >= d) {
             return;
         }
@@ -201,15 +242,27 @@ impl UasCore {
             let (tx, tag) = (c.invite_tx, c.dialog.local_tag.clone());
             self.respond(now, tx, Reply::new(480).tag(tag));
             let reason = "no answer from the application (480)".to_string();
-            self.finish_call(key, CallEvent::Terminated { by_remote: false, reason });
+            self.finish_call(
+                key,
+                CallEvent::Terminated {
+                    by_remote: false,
+                    reason,
+                },
+            );
         } else if let Some(p) = c.reinvite.take() {
             let tag = c.dialog.local_tag.clone();
-            self.respond(now, p.tx, Reply::new(500).tag(tag).header(retry_after(wait)));
+            self.respond(
+                now,
+                p.tx,
+                Reply::new(500).tag(tag).header(retry_after(wait)),
+            );
         }
     }
 
     pub(super) fn on_server_timer(&mut self, now: Instant, id: TxId) {
-        let Some(tx) = self.server_txs.get_mut(&id) else { return };
+        let Some(tx) = self.server_txs.get_mut(&id) else {
+            return;
+        };
         let to = tx.reply_to;
         match &mut tx.machine {
             ServerMachine::Invite(m) => match m.on_timer(now) {

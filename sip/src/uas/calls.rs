@@ -65,6 +65,9 @@ pub(crate) struct Call {
 
 impl Call {
     pub fn next_deadline(&self) -> Option<Instant> {
-        earliest([self.app_deadline, self.ok_retransmit.as_ref().map(|o| o.next_deadline())])
+        earliest([
+            self.app_deadline,
+            self.ok_retransmit.as_ref().map(|o| o.next_deadline()),
+        ])
     }
 }

@@ -9,8 +9,8 @@ use rsipstack::sip::{Header, Method, Request, Response};
 
 use crate::dialog::DialogState;
 use crate::transaction::{
-    ClientResponseOutcome, ClientTransactionKey, NonInviteClientTimeout, NonInviteClientTransaction,
-    TransactionKey, BRANCH_MAGIC_COOKIE,
+    ClientResponseOutcome, ClientTransactionKey, NonInviteClientTimeout,
+    NonInviteClientTransaction, TransactionKey, BRANCH_MAGIC_COOKIE,
 };
 
 use super::calls::CallState;
@@ -30,17 +30,31 @@ impl UasCore {
         let call = self.calls.get_mut(&ck)?;
         let tag = call.dialog.local_tag.clone();
         if !call.dialog.accept_remote_cseq(cseq_of(req)) {
-            self.respond(now, tx, Reply::new(500).reason("CSeq Out of Order").tag(tag));
+            self.respond(
+                now,
+                tx,
+                Reply::new(500).reason("CSeq Out of Order").tag(tag),
+            );
             return None;
         }
         Some((ck, tag))
     }
 
-    pub(super) fn on_bye(&mut self, now: Instant, key: TransactionKey, req: Request, reply_to: Peer) {
+    pub(super) fn on_bye(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        req: Request,
+        reply_to: Peer,
+    ) {
         let tx = self.new_server_tx(key, req.clone(), reply_to, false);
-        let Some((ck, tag)) = self.in_dialog(now, tx, &req) else { return };
+        let Some((ck, tag)) = self.in_dialog(now, tx, &req) else {
+            return;
+        };
         self.respond(now, tx, Reply::new(200).tag(tag.clone()));
-        let Some(call) = self.calls.get(&ck) else { return };
+        let Some(call) = self.calls.get(&ck) else {
+            return;
+        };
         let (state, invite_tx) = (call.state, call.invite_tx);
         let reinvite = call.reinvite;
         if state == CallState::Offered {
@@ -51,14 +65,26 @@ impl UasCore {
             self.respond(now, p.tx, Reply::new(487).tag(tag));
         }
         let event = if state == CallState::Terminating {
-            CallEvent::Terminated { by_remote: false, reason: "hangup (BYEs crossed)".into() }
+            CallEvent::Terminated {
+                by_remote: false,
+                reason: "hangup (BYEs crossed)".into(),
+            }
         } else {
-            CallEvent::Terminated { by_remote: true, reason: "BYE from caller".into() }
+            CallEvent::Terminated {
+                by_remote: true,
+                reason: "BYE from caller".into(),
+            }
         };
         self.finish_call(ck, event);
     }
 
-    pub(super) fn on_options(&mut self, now: Instant, key: TransactionKey, req: Request, reply_to: Peer) {
+    pub(super) fn on_options(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        req: Request,
+        reply_to: Peer,
+    ) {
         let tx = self.new_server_tx(key, req.clone(), reply_to, false);
         let tag = if to_tag(&req).is_some() {
             match self.in_dialog(now, tx, &req) {
@@ -69,12 +95,27 @@ impl UasCore {
             self.random_token()
         };
         let accept = Header::Accept(Accept::new(ACCEPTED_BODIES.join(", ")));
-        self.respond(now, tx, Reply::new(200).tag(tag).header(allow_header()).header(accept));
+        self.respond(
+            now,
+            tx,
+            Reply::new(200)
+                .tag(tag)
+                .header(allow_header())
+                .header(accept),
+        );
     }
 
-    pub(super) fn on_info(&mut self, now: Instant, key: TransactionKey, req: Request, reply_to: Peer) {
+    pub(super) fn on_info(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        req: Request,
+        reply_to: Peer,
+    ) {
         let tx = self.new_server_tx(key, req.clone(), reply_to, false);
-        let Some((ck, tag)) = self.in_dialog(now, tx, &req) else { return };
+        let Some((ck, tag)) = self.in_dialog(now, tx, &req) else {
+            return;
+        };
         self.respond(now, tx, Reply::new(200).tag(tag));
         let content_type = req
             .headers
@@ -84,7 +125,13 @@ impl UasCore {
                 _ => None,
             })
             .unwrap_or_default();
-        self.emit(ck, CallEvent::Info { content_type, body: req.body });
+        self.emit(
+            ck,
+            CallEvent::Info {
+                content_type,
+                body: req.body,
+            },
+        );
     }
 
     /// A response: matched to our client transaction (§17.1.3) or dropped.
@@ -98,7 +145,9 @@ impl UasCore {
             return;
         };
         let status = resp.status_code.code();
-        let Some(tx) = self.client_txs.get_mut(&id) else { return };
+        let Some(tx) = self.client_txs.get_mut(&id) else {
+            return;
+        };
         let outcome = tx.machine.on_response(now, status);
         let call = tx.call;
         self.reschedule(TimerRef::Client(id));
@@ -110,10 +159,18 @@ impl UasCore {
     }
 
     fn bye_finished(&mut self, ck: CallKey, how: &str) {
-        let Some(call) = self.calls.get(&ck) else { return };
+        let Some(call) = self.calls.get(&ck) else {
+            return;
+        };
         if call.state == CallState::Terminating {
             let reason = format!("{} ({how})", call.bye_reason);
-            self.finish_call(ck, CallEvent::Terminated { by_remote: false, reason });
+            self.finish_call(
+                ck,
+                CallEvent::Terminated {
+                    by_remote: false,
+                    reason,
+                },
+            );
         }
     }
 
@@ -126,14 +183,26 @@ impl UasCore {
         let user_agent = self.config.user_agent.clone();
         let to_source = self.config.requests_to_source;
         let timers = self.config.timers;
-        let Some(call) = self.calls.get_mut(&ck) else { return };
+        let Some(call) = self.calls.get_mut(&ck) else {
+            return;
+        };
         let transport = call.peer.transport;
-        let via = format!("SIP/2.0/{} {host}:{port};branch={branch};rport", transport.via_name());
+        let via = format!(
+            "SIP/2.0/{} {host}:{port};branch={branch};rport",
+            transport.via_name()
+        );
         let bye = call.dialog.build_request(Method::Bye, via, &user_agent);
         // UDP: the next hop (first route or Contact). TCP: the INVITE's
         // connection; the driver connects to the next hop if it is gone.
-        let next = if to_source { None } else { call.dialog.next_hop() };
-        let dest = Peer { addr: next.unwrap_or(call.peer.addr), ..call.peer };
+        let next = if to_source {
+            None
+        } else {
+            call.dialog.next_hop()
+        };
+        let dest = Peer {
+            addr: next.unwrap_or(call.peer.addr),
+            ..call.peer
+        };
         call.state = CallState::Terminating;
         call.dialog.state = DialogState::Terminated;
         call.ok_retransmit = None;
@@ -145,11 +214,24 @@ impl UasCore {
             self.respond(now, p.tx, Reply::new(487).tag(tag));
         }
         let bytes = bye.to_bytes();
-        let machine = NonInviteClientTransaction::new(now, transport.reliability(), timers, bytes.clone());
-        let key = ClientTransactionKey { branch, method: Method::Bye };
+        let machine =
+            NonInviteClientTransaction::new(now, transport.reliability(), timers, bytes.clone());
+        let key = ClientTransactionKey {
+            branch,
+            method: Method::Bye,
+        };
         let id = self.next_id();
         self.client_index.insert(key.clone(), id);
-        self.client_txs.insert(id, ClientTx { key, machine, dest, call: Some(ck), armed: None });
+        self.client_txs.insert(
+            id,
+            ClientTx {
+                key,
+                machine,
+                dest,
+                call: Some(ck),
+                armed: None,
+            },
+        );
         tracing::debug!(call_id = %bye.call_id_header().map(|c| c.value().to_string()).unwrap_or_default(), %reason, "sending BYE");
         self.transmit(dest, bytes);
         self.reschedule(TimerRef::Client(id));
@@ -157,7 +239,9 @@ impl UasCore {
     }
 
     pub(super) fn on_client_timer(&mut self, now: Instant, id: u64) {
-        let Some(tx) = self.client_txs.get_mut(&id) else { return };
+        let Some(tx) = self.client_txs.get_mut(&id) else {
+            return;
+        };
         match tx.machine.on_timer(now) {
             Some(NonInviteClientTimeout::Retransmit(bytes)) => {
                 let dest = tx.dest;

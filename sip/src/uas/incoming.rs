@@ -16,8 +16,8 @@ use crate::transaction::{AckOutcome, TransactionKey};
 use super::addr::annotate_top_via;
 use super::calls::{Call, CallState, PendingReInvite};
 use super::{
-    CallEvent, CallKey, IncomingCallInfo, Peer, Reply, ServerMachine, SessionDescription, TimerRef, TxId,
-    UasCore, UasOutput, ALLOWED_METHODS, OVERLOAD_RETRY_AFTER_SECS,
+    CallEvent, CallKey, IncomingCallInfo, Peer, Reply, ServerMachine, SessionDescription, TimerRef,
+    TxId, UasCore, UasOutput, ALLOWED_METHODS, OVERLOAD_RETRY_AFTER_SECS,
 };
 
 pub(super) fn to_tag(req: &Request) -> Option<String> {
@@ -25,15 +25,23 @@ pub(super) fn to_tag(req: &Request) -> Option<String> {
 }
 
 pub(super) fn from_tag(req: &Request) -> String {
-    req.from_header().ok().and_then(|f| tag_of(f.value())).unwrap_or_default()
+    req.from_header()
+        .ok()
+        .and_then(|f| tag_of(f.value()))
+        .unwrap_or_default()
 }
 
 pub(super) fn call_id(req: &Request) -> String {
-    req.call_id_header().map(|c| c.value().trim().to_string()).unwrap_or_default()
+    req.call_id_header()
+        .map(|c| c.value().trim().to_string())
+        .unwrap_or_default()
 }
 
 pub(super) fn cseq_of(req: &Request) -> u32 {
-    req.cseq_header().ok().and_then(|c| c.seq().ok()).unwrap_or(0)
+    req.cseq_header()
+        .ok()
+        .and_then(|c| c.seq().ok())
+        .unwrap_or(0)
 }
 
 pub(super) fn retry_after(secs: u32) -> Header {
@@ -48,7 +56,9 @@ pub(super) fn allow_header() -> Header {
 fn offer_of(req: &Request) -> Result<Option<SessionDescription>, ()> {
     match sdp_body(req) {
         None => Ok(None),
-        Some(bytes) => SessionDescription::parse_bytes(bytes).map(Some).map_err(|_| ()),
+        Some(bytes) => SessionDescription::parse_bytes(bytes)
+            .map(Some)
+            .map_err(|_| ()),
     }
 }
 
@@ -81,7 +91,11 @@ impl UasCore {
         let reply_to = annotate_top_via(&mut req, source);
         if self.active_transactions() >= self.config.max_transactions {
             tracing::debug!(from = %source.addr, "transaction table full: 503");
-            self.respond_stateless(reply_to, &req, Reply::new(503).header(retry_after(OVERLOAD_RETRY_AFTER_SECS)));
+            self.respond_stateless(
+                reply_to,
+                &req,
+                Reply::new(503).header(retry_after(OVERLOAD_RETRY_AFTER_SECS)),
+            );
             return;
         }
         let in_dialog = to_tag(&req).is_some();
@@ -103,7 +117,9 @@ impl UasCore {
     /// RFC 3261 §17.2.1 / §17.2.2: a retransmitted request gets the last
     /// response again (or nothing, per state).
     fn on_retransmission(&mut self, id: TxId) {
-        let Some(tx) = self.server_txs.get(&id) else { return };
+        let Some(tx) = self.server_txs.get(&id) else {
+            return;
+        };
         let resend = match &tx.machine {
             ServerMachine::Invite(m) => m.on_request_retransmission(),
             ServerMachine::NonInvite(m) => m.on_request_retransmission(),
@@ -135,7 +151,14 @@ impl UasCore {
         }
     }
 
-    fn on_initial_invite(&mut self, now: Instant, key: TransactionKey, req: Request, source: Peer, reply_to: Peer) {
+    fn on_initial_invite(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        req: Request,
+        source: Peer,
+        reply_to: Peer,
+    ) {
         let index = (call_id(&req), from_tag(&req));
         let cseq = cseq_of(&req);
         let tx = self.new_server_tx(key, req.clone(), reply_to, true);
@@ -143,7 +166,11 @@ impl UasCore {
         // §8.2.2.2 merged request (same Call-ID/From tag/CSeq, different
         // transaction) → 482; a new INVITE while that call lives → 491.
         if let Some(existing) = self.call_index.get(&index).and_then(|k| self.calls.get(k)) {
-            let status = if existing.invite_cseq == cseq { 482 } else { 491 };
+            let status = if existing.invite_cseq == cseq {
+                482
+            } else {
+                491
+            };
             self.respond(now, tx, Reply::new(status).tag(tag));
             return;
         }
@@ -154,7 +181,13 @@ impl UasCore {
         }
         if self.calls.len() >= self.config.max_dialogs {
             tracing::debug!("MAX_DIALOGS reached: 503");
-            self.respond(now, tx, Reply::new(503).tag(tag).header(retry_after(OVERLOAD_RETRY_AFTER_SECS)));
+            self.respond(
+                now,
+                tx,
+                Reply::new(503)
+                    .tag(tag)
+                    .header(retry_after(OVERLOAD_RETRY_AFTER_SECS)),
+            );
             return;
         }
         let Ok(offer) = offer_of(&req) else {
@@ -166,7 +199,13 @@ impl UasCore {
             Ok(d) => d,
             Err(e) => {
                 tracing::debug!(error = %e, "INVITE refused");
-                self.respond(now, tx, Reply::new(400).reason("Missing or Invalid Contact").tag(tag));
+                self.respond(
+                    now,
+                    tx,
+                    Reply::new(400)
+                        .reason("Missing or Invalid Contact")
+                        .tag(tag),
+                );
                 return;
             }
         };
@@ -218,13 +257,22 @@ impl UasCore {
             return;
         };
         let wait = self.rng.random_range(0..=10u32);
-        let Some(call) = self.calls.get_mut(&ck) else { return };
+        let Some(call) = self.calls.get_mut(&ck) else {
+            return;
+        };
         let tag = call.dialog.local_tag.clone();
         if !call.dialog.accept_remote_cseq(cseq_of(&req)) {
-            self.respond(now, tx, Reply::new(500).reason("CSeq Out of Order").tag(tag));
+            self.respond(
+                now,
+                tx,
+                Reply::new(500).reason("CSeq Out of Order").tag(tag),
+            );
             return;
         }
-        if call.state != CallState::Confirmed || call.reinvite.is_some() || call.ok_retransmit.is_some() {
+        if call.state != CallState::Confirmed
+            || call.reinvite.is_some()
+            || call.ok_retransmit.is_some()
+        {
             // §14.2: an INVITE while another is pending → 500 with a
             // Retry-After of 0..10 s.
             self.respond(now, tx, Reply::new(500).tag(tag).header(retry_after(wait)));
@@ -267,7 +315,10 @@ impl UasCore {
             return;
         };
         let (has_final, call) = match self.server_txs.get(&inv) {
-            Some(t) => (matches!(&t.machine, ServerMachine::Invite(m) if m.has_final()), t.call),
+            Some(t) => (
+                matches!(&t.machine, ServerMachine::Invite(m) if m.has_final()),
+                t.call,
+            ),
             None => (true, None),
         };
         let tag = match call.and_then(|c| self.calls.get(&c)) {
@@ -279,7 +330,9 @@ impl UasCore {
             return; // §9.2: the CANCEL has no effect on a completed INVITE.
         }
         let Some(ck) = call else { return };
-        let Some(c) = self.calls.get_mut(&ck) else { return };
+        let Some(c) = self.calls.get_mut(&ck) else {
+            return;
+        };
         if c.state == CallState::Offered && c.invite_tx == inv {
             self.respond(now, inv, Reply::new(487).tag(tag));
             self.finish_call(ck, CallEvent::Cancelled);
@@ -295,7 +348,9 @@ impl UasCore {
     /// for a 2xx it is an in-dialog request for the core (§13.3.1.4).
     fn on_ack(&mut self, now: Instant, req: &Request, key: &TransactionKey) {
         if let Some(&id) = self.server_index.get(key) {
-            if let Some(ServerMachine::Invite(m)) = self.server_txs.get_mut(&id).map(|t| &mut t.machine) {
+            if let Some(ServerMachine::Invite(m)) =
+                self.server_txs.get_mut(&id).map(|t| &mut t.machine)
+            {
                 if m.on_ack(now) != AckOutcome::PassToTu {
                     self.reschedule(TimerRef::Server(id));
                     return;
@@ -307,8 +362,14 @@ impl UasCore {
             return;
         };
         let cseq = cseq_of(req);
-        let Some(call) = self.calls.get_mut(&ck) else { return };
-        if !call.ok_retransmit.as_ref().is_some_and(|o| o.cseq() == cseq) {
+        let Some(call) = self.calls.get_mut(&ck) else {
+            return;
+        };
+        if !call
+            .ok_retransmit
+            .as_ref()
+            .is_some_and(|o| o.cseq() == cseq)
+        {
             return; // retransmitted or stale ACK
         }
         call.ok_retransmit = None;

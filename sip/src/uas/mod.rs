@@ -29,13 +29,13 @@ use rsipstack::sip::{Header, Request};
 
 use crate::message::{build_response, classify_datagram, Inbound, LocalPolicy};
 use crate::transaction::{
-    ClientTransactionKey, InviteServerTransaction, NonInviteClientTransaction, NonInviteServerTransaction,
-    Reliability, TimerConfig, TransactionKey,
+    ClientTransactionKey, InviteServerTransaction, NonInviteClientTransaction,
+    NonInviteServerTransaction, Reliability, TimerConfig, TransactionKey,
 };
 use calls::Call;
 
-pub use events::{CallEvent, IncomingCallInfo};
 pub use crate::sdp::SessionDescription;
+pub use events::{CallEvent, IncomingCallInfo};
 
 /// Default bound on concurrent calls (dialogs).
 pub const DEFAULT_MAX_DIALOGS: usize = 20_000;
@@ -262,7 +262,13 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub fn new(status: u16) -> Self {
-        Self { status, reason: None, to_tag: None, headers: Vec::new(), body: None }
+        Self {
+            status,
+            reason: None,
+            to_tag: None,
+            headers: Vec::new(),
+            body: None,
+        }
     }
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
         self.to_tag = Some(tag.into());
@@ -382,11 +388,19 @@ impl UasCore {
         connection: Option<ConnId>,
         bytes: &[u8],
     ) {
-        let peer = Peer { transport, addr: from, conn: connection };
+        let peer = Peer {
+            transport,
+            addr: from,
+            conn: connection,
+        };
         match classify_datagram(bytes, &self.policy) {
             Inbound::Request(req) => self.on_request(now, peer, req),
             Inbound::Response(resp) => self.on_response(now, resp),
-            Inbound::Reject { status, response, reason } => {
+            Inbound::Reject {
+                status,
+                response,
+                reason,
+            } => {
                 tracing::debug!(%from, status, %reason, "rejecting malformed request");
                 self.transmit(peer, response);
             }
@@ -487,20 +501,49 @@ impl UasCore {
         let mut headers = reply.headers;
         headers.push(self.server_header());
         let tag = reply.to_tag.or_else(|| Some(self.random_token()));
-        let resp = build_response(req, reply.status, reply.reason, tag.as_deref(), headers, reply.body);
+        let resp = build_response(
+            req,
+            reply.status,
+            reply.reason,
+            tag.as_deref(),
+            headers,
+            reply.body,
+        );
         self.transmit(to, resp.to_bytes());
     }
 
-    fn new_server_tx(&mut self, key: TransactionKey, request: Request, reply_to: Peer, invite: bool) -> TxId {
+    fn new_server_tx(
+        &mut self,
+        key: TransactionKey,
+        request: Request,
+        reply_to: Peer,
+        invite: bool,
+    ) -> TxId {
         let id = self.next_id();
         let reliability = reply_to.transport.reliability();
         let machine = if invite {
-            ServerMachine::Invite(InviteServerTransaction::new(reliability, self.config.timers))
+            ServerMachine::Invite(InviteServerTransaction::new(
+                reliability,
+                self.config.timers,
+            ))
         } else {
-            ServerMachine::NonInvite(NonInviteServerTransaction::new(reliability, self.config.timers))
+            ServerMachine::NonInvite(NonInviteServerTransaction::new(
+                reliability,
+                self.config.timers,
+            ))
         };
         self.server_index.insert(key.clone(), id);
-        self.server_txs.insert(id, ServerTx { key, request, reply_to, machine, call: None, armed: None });
+        self.server_txs.insert(
+            id,
+            ServerTx {
+                key,
+                request,
+                reply_to,
+                machine,
+                call: None,
+                armed: None,
+            },
+        );
         id
     }
 

@@ -20,7 +20,10 @@ use clap::Parser;
 use parla_testkit::caller::{place_call, Action, CallOutcome, CallSpec, G711};
 
 #[derive(Parser, Debug)]
-#[command(name = "parla-call", about = "Place one SIP call with the Parla test caller")]
+#[command(
+    name = "parla-call",
+    about = "Place one SIP call with the Parla test caller"
+)]
 struct Args {
     /// SIP server address (UDP), e.g. 127.0.0.1:5060.
     #[arg(long)]
@@ -83,7 +86,9 @@ async fn main() -> anyhow::Result<()> {
         "pcma" | "alaw" | "8" => G711::Pcma,
         other => bail!("unknown codec {other:?} (pcmu or pcma)"),
     };
-    let to = a.to.clone().unwrap_or_else(|| format!("sip:agent@{}", a.target));
+    let to =
+        a.to.clone()
+            .unwrap_or_else(|| format!("sip:agent@{}", a.target));
     let mut spec = CallSpec::new(a.target, to);
     spec.from_user = a.from.clone();
     spec.codec = codec;
@@ -103,10 +108,14 @@ async fn main() -> anyhow::Result<()> {
         spec.script.push(turn.clone());
     }
     if let Some(d) = &a.dtmf {
-        spec.script.push(Action::Dtmf { digits: d.clone(), duration_ms: a.dtmf_ms });
+        spec.script.push(Action::Dtmf {
+            digits: d.clone(),
+            duration_ms: a.dtmf_ms,
+        });
         spec.script.push(turn.clone());
     }
-    spec.script.push(Action::Wait(Duration::from_secs_f64(a.listen)));
+    spec.script
+        .push(Action::Wait(Duration::from_secs_f64(a.listen)));
     if !a.no_hangup {
         spec.script.push(Action::Hangup);
     }
@@ -115,7 +124,11 @@ async fn main() -> anyhow::Result<()> {
     print_outcome(&out, a.sip_log);
     if let Some(p) = &a.record {
         write_wav_8k(p, &out.agent_audio)?;
-        println!("recorded      {} ({:.2} s)", p.display(), out.agent_audio.len() as f64 / 8000.0);
+        println!(
+            "recorded      {} ({:.2} s)",
+            p.display(),
+            out.agent_audio.len() as f64 / 8000.0
+        );
     }
     if out.final_status >= 300 {
         std::process::exit(1);
@@ -155,11 +168,16 @@ fn read_wav_8k(path: &Path) -> anyhow::Result<Vec<i16>> {
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()?
+            r.samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect::<Result<_, _>>()?
         }
         hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>()?,
     };
-    let mono: Vec<f32> = samples.chunks(ch).map(|c| c.iter().sum::<f32>() / c.len() as f32).collect();
+    let mono: Vec<f32> = samples
+        .chunks(ch)
+        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+        .collect();
     let rate = spec.sample_rate as f64;
     let n_out = (mono.len() as f64 * 8000.0 / rate) as usize;
     let mut out = Vec::with_capacity(n_out);
@@ -175,9 +193,14 @@ fn read_wav_8k(path: &Path) -> anyhow::Result<Vec<i16>> {
 }
 
 fn write_wav_8k(path: &Path, pcm: &[i16]) -> anyhow::Result<()> {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).with_context(|| format!("create {}", path.display()))?;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("create {}", path.display()))?;
     for &s in pcm {
         w.write_sample(s)?;
     }

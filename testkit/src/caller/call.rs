@@ -15,7 +15,9 @@ use tokio::time::{self, Instant, Interval, MissedTickBehavior};
 use super::media::{self, RtpRx, RtpTx, RxNote};
 use super::sdp::{self, OfferCodec, RemoteMedia};
 use super::sip::{self as s, Leg};
-use super::{Action, CallOutcome, CallSpec, EndedBy, BYE_TIMEOUT, CANCEL_TIMEOUT, MAX_EVENTS, MAX_SIP_LOG};
+use super::{
+    Action, CallOutcome, CallSpec, EndedBy, BYE_TIMEOUT, CANCEL_TIMEOUT, MAX_EVENTS, MAX_SIP_LOG,
+};
 
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
@@ -36,7 +38,13 @@ struct Rtx {
 
 impl Rtx {
     fn new(bytes: Vec<u8>, dest: SocketAddr, cap: Option<Duration>) -> Self {
-        Rtx { bytes, dest, next: Instant::now() + T1, interval: T1, cap }
+        Rtx {
+            bytes,
+            dest,
+            next: Instant::now() + T1,
+            interval: T1,
+            cap,
+        }
     }
     fn backoff(&mut self) {
         self.interval *= 2;
@@ -102,21 +110,37 @@ pub(super) struct Call {
 
 impl Call {
     pub(super) async fn start(spec: CallSpec) -> anyhow::Result<Self> {
-        let sip_sock = UdpSocket::bind(SocketAddr::new(spec.local_ip, 0)).await.context("bind SIP socket")?;
-        let rtp_sock = UdpSocket::bind(SocketAddr::new(spec.local_ip, 0)).await.context("bind RTP socket")?;
+        let sip_sock = UdpSocket::bind(SocketAddr::new(spec.local_ip, 0))
+            .await
+            .context("bind SIP socket")?;
+        let rtp_sock = UdpSocket::bind(SocketAddr::new(spec.local_ip, 0))
+            .await
+            .context("bind RTP socket")?;
         let local = sip_sock.local_addr()?;
         let rtp_port = rtp_sock.local_addr()?.port();
         let leg = Leg::new(local, spec.target, &spec.request_uri, &spec.from_user)?;
         let codecs: Vec<OfferCodec> = match &spec.offer_codecs {
-            Some(list) => list.iter().map(|(pt, name)| OfferCodec::new(*pt, name)).collect(),
+            Some(list) => list
+                .iter()
+                .map(|(pt, name)| OfferCodec::new(*pt, name))
+                .collect(),
             None => sdp::default_offer_codecs(spec.codec),
         };
         let offered_dtmf_pt = codecs
             .iter()
-            .find(|c| c.rtpmap.to_ascii_lowercase().starts_with("telephone-event/"))
+            .find(|c| {
+                c.rtpmap
+                    .to_ascii_lowercase()
+                    .starts_with("telephone-event/")
+            })
             .map(|c| c.pt)
             .unwrap_or(sdp::DEFAULT_TELEPHONE_EVENT_PT);
-        let sdp = sdp::build_offer(spec.local_ip, rtp_port, &codecs, rand::random::<u32>() as u64);
+        let sdp = sdp::build_offer(
+            spec.local_ip,
+            rtp_port,
+            &codecs,
+            rand::random::<u32>() as u64,
+        );
         let now = Instant::now();
         Ok(Call {
             spec_codec: spec.codec,
@@ -156,17 +180,27 @@ impl Call {
 
     pub(super) async fn run(mut self) -> anyhow::Result<CallOutcome> {
         let script = std::mem::take(&mut self.script);
-        let (pre, post): (&[Action], &[Action]) = match script.iter().position(|a| matches!(a, Action::Cancel)) {
-            Some(i) => (&script[..=i], &[]),
-            None => (&[], &script[..]),
-        };
+        let (pre, post): (&[Action], &[Action]) =
+            match script.iter().position(|a| matches!(a, Action::Cancel)) {
+                Some(i) => (&script[..=i], &[]),
+                None => (&[], &script[..]),
+            };
         for a in pre {
             if !matches!(a, Action::Wait(_) | Action::Cancel) {
                 anyhow::bail!("only Wait may precede Cancel in a script, found {a:?}");
             }
         }
-        let cancel_after: Option<Duration> = (!pre.is_empty())
-            .then(|| pre.iter().map(|a| if let Action::Wait(d) = a { *d } else { Duration::ZERO }).sum());
+        let cancel_after: Option<Duration> = (!pre.is_empty()).then(|| {
+            pre.iter()
+                .map(|a| {
+                    if let Action::Wait(d) = a {
+                        *d
+                    } else {
+                        Duration::ZERO
+                    }
+                })
+                .sum()
+        });
 
         self.invite().await?;
         self.await_final(cancel_after).await?;
@@ -182,7 +216,11 @@ impl Call {
                 }
             }
             Some(_) if self.ended_by.is_none() => {
-                self.ended_by = Some(if self.cancel_sent.is_some() { EndedBy::Caller } else { EndedBy::Rejected });
+                self.ended_by = Some(if self.cancel_sent.is_some() {
+                    EndedBy::Caller
+                } else {
+                    EndedBy::Rejected
+                });
             }
             _ => {}
         }
@@ -291,7 +329,10 @@ impl Call {
                     self.tx.silence();
                 }
             }
-            Action::Dtmf { digits, duration_ms } => {
+            Action::Dtmf {
+                digits,
+                duration_ms,
+            } => {
                 for d in digits.chars() {
                     let packets = match media::dtmf_packets(d, *duration_ms) {
                         Ok(p) => p,
@@ -325,7 +366,10 @@ impl Call {
                     self.pump(deadline).await?;
                 }
             }
-            Action::WaitForAgentSilence { min_silence, timeout } => {
+            Action::WaitForAgentSilence {
+                min_silence,
+                timeout,
+            } => {
                 let start = Instant::now();
                 let deadline = (start + *timeout).min(call_deadline);
                 loop {
@@ -408,7 +452,14 @@ impl Call {
         let invite_rtx_at = self.invite_rtx.as_ref().map(|r| r.next);
         let non_invite_rtx_at = self.non_invite_rtx.as_ref().map(|(_, r)| r.next);
         let wake = {
-            let Call { sip_sock, rtp_sock, sip_buf, rtp_buf, ticker, .. } = self;
+            let Call {
+                sip_sock,
+                rtp_sock,
+                sip_buf,
+                rtp_buf,
+                ticker,
+                ..
+            } = self;
             tokio::select! {
                 biased;
                 r = sip_sock.recv_from(sip_buf) => match r {
@@ -490,7 +541,9 @@ impl Call {
         if s::call_id_of(&resp).as_deref() != Some(self.leg.call_id.as_str()) {
             return Ok(());
         }
-        let Some((cseq, method)) = s::cseq_of(&resp) else { return Ok(()) };
+        let Some((cseq, method)) = s::cseq_of(&resp) else {
+            return Ok(());
+        };
         let code = resp.status_code.code();
         match method {
             Method::Invite if cseq == 1 => {
@@ -518,7 +571,10 @@ impl Call {
                         rsipstack::sip::Header::To(t) => Some(t.value().to_string()),
                         _ => None,
                     });
-                    let ack = self.leg.ack_non2xx(&to.unwrap_or_else(|| self.leg.to.clone())).to_bytes();
+                    let ack = self
+                        .leg
+                        .ack_non2xx(&to.unwrap_or_else(|| self.leg.to.clone()))
+                        .to_bytes();
                     let dest = self.leg.target;
                     self.send_sip(&ack, dest).await?;
                     self.invite_ack = Some((ack, dest));
@@ -546,7 +602,9 @@ impl Call {
         self.answered_at = Some(now);
         self.rx.set_origin(now);
         self.leg.learn_from_2xx(resp);
-        let remote = std::str::from_utf8(&resp.body).ok().and_then(sdp::parse_remote);
+        let remote = std::str::from_utf8(&resp.body)
+            .ok()
+            .and_then(sdp::parse_remote);
         match &remote {
             Some(m) => self.apply_remote_media(m),
             None => self.log("! 2xx without a usable SDP answer: no RTP".into()),
@@ -565,13 +623,18 @@ impl Call {
     }
 
     fn apply_remote_media(&mut self, m: &RemoteMedia) {
-        let (audio_pt, codec) = m.audio.unwrap_or((self.spec_codec.payload_type(), self.spec_codec));
+        let (audio_pt, codec) = m
+            .audio
+            .unwrap_or((self.spec_codec.payload_type(), self.spec_codec));
         let dtmf_pt = m.telephone_event_pt.unwrap_or(self.offered_dtmf_pt);
         self.remote_rtp = m.rtp_addr;
         self.tx.set_format(codec, audio_pt, dtmf_pt);
         self.rx.set_remote(m.rtp_addr, codec, audio_pt, dtmf_pt);
         if m.audio.is_none() {
-            self.log(format!("! SDP answer has no G.711 payload type ({:?})", m.payload_types));
+            self.log(format!(
+                "! SDP answer has no G.711 payload type ({:?})",
+                m.payload_types
+            ));
         }
     }
 
@@ -580,7 +643,9 @@ impl Call {
         if method == Method::Ack {
             return Ok(());
         }
-        let Some((cseq, _)) = s::cseq_of(&req) else { return Ok(()) };
+        let Some((cseq, _)) = s::cseq_of(&req) else {
+            return Ok(());
+        };
         if s::call_id_of(&req).as_deref() != Some(self.leg.call_id.as_str()) {
             let resp = s::response_to(&req, 481, vec![], None).to_bytes();
             return self.send_sip(&resp, from).await;
@@ -601,15 +666,28 @@ impl Call {
                 }
                 s::response_to(&req, 200, vec![], None)
             }
-            Method::Options => s::response_to(&req, 200, s::capability_headers(&self.leg.contact), Some(&self.sdp)),
+            Method::Options => s::response_to(
+                &req,
+                200,
+                s::capability_headers(&self.leg.contact),
+                Some(&self.sdp),
+            ),
             Method::Invite | Method::Update => {
-                if let Some(m) = std::str::from_utf8(&req.body).ok().and_then(sdp::parse_remote) {
+                if let Some(m) = std::str::from_utf8(&req.body)
+                    .ok()
+                    .and_then(sdp::parse_remote)
+                {
                     self.apply_remote_media(&m);
                 }
                 if method == Method::Invite {
                     self.leg.learn_target(&req);
                 }
-                s::response_to(&req, 200, s::capability_headers(&self.leg.contact), Some(&self.sdp))
+                s::response_to(
+                    &req,
+                    200,
+                    s::capability_headers(&self.leg.contact),
+                    Some(&self.sdp),
+                )
             }
             Method::Info | Method::Notify => s::response_to(&req, 200, vec![], None),
             _ => s::response_to(&req, 501, vec![], None),
@@ -654,7 +732,11 @@ impl Call {
             setup_time: self.setup_time,
             first_agent_audio,
             rtp_packets_received: self.rx.received,
-            rtp_packets_sent: if self.remote_rtp.is_some() { self.tx.packets_sent } else { 0 },
+            rtp_packets_sent: if self.remote_rtp.is_some() {
+                self.tx.packets_sent
+            } else {
+                0
+            },
             rtp_lost: self.rx.lost(),
             rtp_foreign_dropped: self.rx.foreign,
             ended_by: self.ended_by.unwrap_or(EndedBy::Caller),

@@ -36,15 +36,30 @@ pub struct EventPacket {
 /// The RFC 4733 packets for one digit, one per 20 ms, end packet repeats
 /// included (from `parla_media::dtmf`).
 pub fn dtmf_packets(digit: char, duration_ms: u32) -> anyhow::Result<Vec<EventPacket>> {
-    let packets = parla_media::dtmf::DtmfEncoder::packets(digit, duration_ms, DTMF_VOLUME, CLOCK_HZ)
-        .map_err(|e| anyhow::anyhow!("DTMF digit {digit:?}: {e}"))?;
-    Ok(packets.into_iter().map(|p| EventPacket { payload: p.payload, marker: p.marker }).collect())
+    let packets =
+        parla_media::dtmf::DtmfEncoder::packets(digit, duration_ms, DTMF_VOLUME, CLOCK_HZ)
+            .map_err(|e| anyhow::anyhow!("DTMF digit {digit:?}: {e}"))?;
+    Ok(packets
+        .into_iter()
+        .map(|p| EventPacket {
+            payload: p.payload,
+            marker: p.marker,
+        })
+        .collect())
 }
 
 enum TxSource {
     Silence,
-    Play { pcm: Arc<Vec<i16>>, pos: usize },
-    Dtmf { packets: Vec<EventPacket>, next: usize, event_ts: u32, gap: u8 },
+    Play {
+        pcm: Arc<Vec<i16>>,
+        pos: usize,
+    },
+    Dtmf {
+        packets: Vec<EventPacket>,
+        next: usize,
+        event_ts: u32,
+        gap: u8,
+    },
 }
 
 /// The outgoing stream: one packet per tick, audio or silence or a DTMF
@@ -96,11 +111,20 @@ impl RtpTx {
     }
 
     pub fn play(&mut self, pcm: Arc<Vec<i16>>) {
-        self.source = if pcm.is_empty() { TxSource::Silence } else { TxSource::Play { pcm, pos: 0 } };
+        self.source = if pcm.is_empty() {
+            TxSource::Silence
+        } else {
+            TxSource::Play { pcm, pos: 0 }
+        };
     }
 
     pub fn dtmf(&mut self, packets: Vec<EventPacket>) {
-        self.source = TxSource::Dtmf { packets, next: 0, event_ts: 0, gap: DTMF_GAP_FRAMES };
+        self.source = TxSource::Dtmf {
+            packets,
+            next: 0,
+            event_ts: 0,
+            gap: DTMF_GAP_FRAMES,
+        };
     }
 
     pub fn silence(&mut self) {
@@ -135,7 +159,12 @@ impl RtpTx {
                 *pos = end;
                 done = end >= pcm.len();
             }
-            TxSource::Dtmf { packets, next, event_ts, gap } => {
+            TxSource::Dtmf {
+                packets,
+                next,
+                event_ts,
+                gap,
+            } => {
                 if *next < packets.len() {
                     if *next == 0 {
                         *event_ts = tick_ts;
@@ -230,7 +259,13 @@ impl RtpRx {
         }
     }
 
-    pub fn set_remote(&mut self, remote: Option<SocketAddr>, codec: G711, audio_pt: u8, dtmf_pt: u8) {
+    pub fn set_remote(
+        &mut self,
+        remote: Option<SocketAddr>,
+        codec: G711,
+        audio_pt: u8,
+        dtmf_pt: u8,
+    ) {
         self.remote = remote;
         self.codec = codec;
         self.audio_pt = audio_pt;
@@ -266,8 +301,11 @@ impl RtpRx {
             self.foreign += 1;
             return RxNote::Nothing;
         };
-        let codec =
-            if h.payload_type == self.audio_pt { Some(self.codec) } else { G711::from_payload_type(h.payload_type) };
+        let codec = if h.payload_type == self.audio_pt {
+            Some(self.codec)
+        } else {
+            G711::from_payload_type(h.payload_type)
+        };
         let is_event = h.payload_type == self.dtmf_pt;
         if codec.is_none() && !is_event && h.payload_type != PT_CN {
             self.foreign += 1;
@@ -282,15 +320,19 @@ impl RtpRx {
             self.stats_ssrc = Some(h.ssrc);
         }
         let arrival_ms = now.saturating_duration_since(self.origin).as_millis() as u64;
-        self.stats.on_packet(h.sequence, h.timestamp, arrival_ms, CLOCK_HZ);
+        self.stats
+            .on_packet(h.sequence, h.timestamp, arrival_ms, CLOCK_HZ);
 
         if is_event {
             return self.on_event(&h, payload);
         }
-        let Some(codec) = codec else { return RxNote::Nothing };
+        let Some(codec) = codec else {
+            return RxNote::Nothing;
+        };
         let n = payload.len().min(FRAME * 4);
         // Decode in 160-sample chunks (ptime may exceed 20 ms).
-        let arrival_pos = (now.saturating_duration_since(self.origin).as_micros() as i64) * 8 / 1000;
+        let arrival_pos =
+            (now.saturating_duration_since(self.origin).as_micros() as i64) * 8 / 1000;
         let pos = self.place(&h, arrival_pos);
         let mut voiced = false;
         let mut off = 0;
@@ -323,7 +365,11 @@ impl RtpRx {
                 }
             }
         }
-        self.anchor = Some(Anchor { ssrc: h.ssrc, ts: h.timestamp, pos: arrival_pos });
+        self.anchor = Some(Anchor {
+            ssrc: h.ssrc,
+            ts: h.timestamp,
+            pos: arrival_pos,
+        });
         arrival_pos
     }
 
@@ -347,7 +393,11 @@ pub fn rms(pcm: &[i16]) -> f64 {
 /// Writes `frame` at `pos` (samples since origin), zero-filling any gap,
 /// clipping to `cap` samples and dropping what lies before 0.
 fn write_at(timeline: &mut Vec<i16>, cap: usize, pos: i64, frame: &[i16]) {
-    let (skip, start) = if pos < 0 { ((-pos) as usize, 0usize) } else { (0, pos as usize) };
+    let (skip, start) = if pos < 0 {
+        ((-pos) as usize, 0usize)
+    } else {
+        (0, pos as usize)
+    };
     if skip >= frame.len() || start >= cap {
         return;
     }
@@ -370,7 +420,13 @@ mod tests {
     fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         rtp::write(
-            &RtpHeader { payload_type: pt, sequence: seq, timestamp: ts, ssrc, marker: false },
+            &RtpHeader {
+                payload_type: pt,
+                sequence: seq,
+                timestamp: ts,
+                ssrc,
+                marker: false,
+            },
             payload,
             &mut out,
         );
@@ -382,23 +438,34 @@ mod tests {
         let mut tx = RtpTx::new(G711::Pcmu, 0, 101);
         let first = rtp::parse(tx.next_packet()).unwrap().0;
         assert!(first.marker);
-        let pcm: Vec<i16> = (0..400).map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16).collect();
+        let pcm: Vec<i16> = (0..400)
+            .map(|i| ((i as f64 * 0.3).sin() * 8000.0) as i16)
+            .collect();
         tx.play(Arc::new(pcm));
         let mut frames = 0;
         while !tx.is_idle() {
-            let (h, p) = rtp::parse(tx.next_packet()).map(|(h, p)| (h, p.to_vec())).unwrap();
+            let (h, p) = rtp::parse(tx.next_packet())
+                .map(|(h, p)| (h, p.to_vec()))
+                .unwrap();
             frames += 1;
             assert_eq!(h.sequence, first.sequence.wrapping_add(frames));
-            assert_eq!(h.timestamp, first.timestamp.wrapping_add(160 * frames as u32));
+            assert_eq!(
+                h.timestamp,
+                first.timestamp.wrapping_add(160 * frames as u32)
+            );
             assert!(!h.marker);
             assert_eq!(p.len(), 160);
             assert!(p.iter().any(|&b| b != 0xFF));
         }
         assert_eq!(frames, 3, "400 samples = 3 frames, the last one padded");
-        let (_, p) = rtp::parse(tx.next_packet()).map(|(h, p)| (h, p.to_vec())).unwrap();
+        let (_, p) = rtp::parse(tx.next_packet())
+            .map(|(h, p)| (h, p.to_vec()))
+            .unwrap();
         assert!(p.iter().all(|&b| b == 0xFF), "µ-law silence after the play");
         let mut a = RtpTx::new(G711::Pcma, 8, 101);
-        let (h, p) = rtp::parse(a.next_packet()).map(|(h, p)| (h, p.to_vec())).unwrap();
+        let (h, p) = rtp::parse(a.next_packet())
+            .map(|(h, p)| (h, p.to_vec()))
+            .unwrap();
         assert_eq!(h.payload_type, 8);
         assert!(p.iter().all(|&b| b == 0xD5), "A-law silence");
     }
@@ -408,20 +475,35 @@ mod tests {
         let mut tx = RtpTx::new(G711::Pcmu, 0, 101);
         let _ = tx.next_packet();
         let ev = vec![
-            EventPacket { payload: [5, 10, 0, 160], marker: true },
-            EventPacket { payload: [5, 10, 1, 64], marker: false },
-            EventPacket { payload: [5, 0x80 | 10, 1, 64], marker: false },
+            EventPacket {
+                payload: [5, 10, 0, 160],
+                marker: true,
+            },
+            EventPacket {
+                payload: [5, 10, 1, 64],
+                marker: false,
+            },
+            EventPacket {
+                payload: [5, 0x80 | 10, 1, 64],
+                marker: false,
+            },
         ];
         tx.dtmf(ev);
         let mut hs = Vec::new();
         while !tx.is_idle() {
-            let (h, p) = rtp::parse(tx.next_packet()).map(|(h, p)| (h, p.to_vec())).unwrap();
+            let (h, p) = rtp::parse(tx.next_packet())
+                .map(|(h, p)| (h, p.to_vec()))
+                .unwrap();
             hs.push((h, p));
         }
         assert_eq!(hs.len(), 3 + DTMF_GAP_FRAMES as usize);
-        assert!(hs[..3].iter().all(|(h, p)| h.payload_type == 101 && h.timestamp == hs[0].0.timestamp && p.len() == 4));
+        assert!(hs[..3].iter().all(|(h, p)| h.payload_type == 101
+            && h.timestamp == hs[0].0.timestamp
+            && p.len() == 4));
         assert!(hs[0].0.marker && !hs[1].0.marker);
-        assert!(hs[3..].iter().all(|(h, p)| h.payload_type == 0 && p.len() == 160));
+        assert!(hs[3..]
+            .iter()
+            .all(|(h, p)| h.payload_type == 0 && p.len() == 160));
         assert_eq!(hs[3].0.timestamp, hs[0].0.timestamp.wrapping_add(3 * 160));
     }
 
@@ -435,10 +517,18 @@ mod tests {
         // seq 10, 11, (12 lost), 13 at 0, 20, 60 ms; timestamps follow.
         for (seq, ms, payload) in [(10u16, 0u64, &quiet), (11, 20, &loud), (13, 60, &loud)] {
             let ts = 1000 + (seq as u32 - 10) * 160;
-            let note = rx.on_datagram(&packet(0, seq, ts, 77, payload), addr(), t0 + Duration::from_millis(500 + ms));
+            let note = rx.on_datagram(
+                &packet(0, seq, ts, 77, payload),
+                addr(),
+                t0 + Duration::from_millis(500 + ms),
+            );
             assert_eq!(note, RxNote::Nothing);
         }
-        rx.on_datagram(&packet(0, 14, 0, 77, &loud), "127.0.0.1:7001".parse().unwrap(), t0);
+        rx.on_datagram(
+            &packet(0, 14, 0, 77, &loud),
+            "127.0.0.1:7001".parse().unwrap(),
+            t0,
+        );
         rx.on_datagram(&packet(96, 14, 0, 77, &loud), addr(), t0);
         rx.on_datagram(b"junk", addr(), t0);
         assert_eq!(rx.received, 3);
@@ -461,14 +551,28 @@ mod tests {
         let mut rx = RtpRx::new(t0, Duration::from_secs(10));
         rx.set_remote(Some(addr()), G711::Pcmu, 0, 101);
         let loud = [0x10u8; 160];
-        rx.on_datagram(&packet(0, 1, 0, 5, &loud), addr(), t0 + Duration::from_millis(100));
+        rx.on_datagram(
+            &packet(0, 1, 0, 5, &loud),
+            addr(),
+            t0 + Duration::from_millis(100),
+        );
         // Next packet only 2 s later but with the next timestamp: placed at arrival.
-        rx.on_datagram(&packet(0, 2, 160, 5, &loud), addr(), t0 + Duration::from_millis(2100));
+        rx.on_datagram(
+            &packet(0, 2, 160, 5, &loud),
+            addr(),
+            t0 + Duration::from_millis(2100),
+        );
         assert_eq!(rx.timeline.len(), 2120 * 8);
         assert!(rms(&rx.timeline[1000 * 8..2000 * 8]) < 1.0);
         let end = [7u8, 0x80 | 10, 3, 0];
-        assert_eq!(rx.on_datagram(&packet(101, 3, 999, 5, &end), addr(), t0), RxNote::AgentDtmf('7'));
-        assert_eq!(rx.on_datagram(&packet(101, 4, 999, 5, &end), addr(), t0), RxNote::Nothing);
+        assert_eq!(
+            rx.on_datagram(&packet(101, 3, 999, 5, &end), addr(), t0),
+            RxNote::AgentDtmf('7')
+        );
+        assert_eq!(
+            rx.on_datagram(&packet(101, 4, 999, 5, &end), addr(), t0),
+            RxNote::Nothing
+        );
         assert_eq!(rx.lost(), 0);
     }
 }

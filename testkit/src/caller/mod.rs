@@ -123,7 +123,10 @@ pub enum Action {
     /// action started) and then been quiet — no frame at or above
     /// [`media::SPEECH_RMS`], or no RTP at all — for `min_silence`. End of a
     /// greeting / reply. Logs `heard agent silence`.
-    WaitForAgentSilence { min_silence: Duration, timeout: Duration },
+    WaitForAgentSilence {
+        min_silence: Duration,
+        timeout: Duration,
+    },
     /// Wait until agent speech is heard (a speech frame at or after this
     /// action started; returns at once if the agent is talking). Logs
     /// `heard agent speech`.
@@ -188,7 +191,10 @@ pub struct CallOutcome {
 impl CallOutcome {
     /// Time of the first event whose text equals `what`.
     pub fn event_time(&self, what: &str) -> Option<Duration> {
-        self.caller_events.iter().find(|(_, e)| e == what).map(|(t, _)| *t)
+        self.caller_events
+            .iter()
+            .find(|(_, e)| e == what)
+            .map(|(t, _)| *t)
     }
 
     /// The agent audio between two times since the 200 (clipped).

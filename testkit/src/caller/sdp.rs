@@ -19,12 +19,18 @@ pub struct OfferCodec {
 
 impl OfferCodec {
     pub fn new(pt: u8, name: &str) -> Self {
-        let rtpmap = if name.contains('/') { name.to_string() } else { format!("{name}/8000") };
+        let rtpmap = if name.contains('/') {
+            name.to_string()
+        } else {
+            format!("{name}/8000")
+        };
         Self { pt, rtpmap }
     }
 
     fn is_telephone_event(&self) -> bool {
-        self.rtpmap.to_ascii_lowercase().starts_with("telephone-event/")
+        self.rtpmap
+            .to_ascii_lowercase()
+            .starts_with("telephone-event/")
     }
 }
 
@@ -44,7 +50,9 @@ pub fn build_offer(ip: IpAddr, rtp_port: u16, codecs: &[OfferCodec], session_id:
     let pts: Vec<String> = codecs.iter().map(|c| c.pt.to_string()).collect();
     let mut s = String::with_capacity(256);
     s.push_str("v=0\r\n");
-    s.push_str(&format!("o=parla-call {session_id} {session_id} IN {ipv} {ip}\r\n"));
+    s.push_str(&format!(
+        "o=parla-call {session_id} {session_id} IN {ipv} {ip}\r\n"
+    ));
     s.push_str("s=parla-call\r\n");
     s.push_str(&format!("c=IN {ipv} {ip}\r\n"));
     s.push_str("t=0 0\r\n");
@@ -99,7 +107,10 @@ pub fn parse_remote(body: &str) -> Option<RemoteMedia> {
             if f.next() == Some("audio") {
                 in_audio = true;
                 seen_audio = true;
-                port = f.next().and_then(|p| p.split('/').next()?.parse().ok()).unwrap_or(0);
+                port = f
+                    .next()
+                    .and_then(|p| p.split('/').next()?.parse().ok())
+                    .unwrap_or(0);
                 let _proto = f.next();
                 pts = f.filter_map(|p| p.parse().ok()).collect();
             } else {
@@ -107,8 +118,11 @@ pub fn parse_remote(body: &str) -> Option<RemoteMedia> {
             }
         } else if let Some(rest) = line.strip_prefix("c=") {
             // c=IN IP4 1.2.3.4[/ttl]
-            let addr =
-                rest.split_whitespace().nth(2).and_then(|a| a.split('/').next()).and_then(|a| a.parse::<IpAddr>().ok());
+            let addr = rest
+                .split_whitespace()
+                .nth(2)
+                .and_then(|a| a.split('/').next())
+                .and_then(|a| a.parse::<IpAddr>().ok());
             if !seen_audio {
                 session_ip = addr;
             } else if in_audio {
@@ -133,7 +147,12 @@ pub fn parse_remote(body: &str) -> Option<RemoteMedia> {
         Some(ip) if port != 0 && !ip.is_unspecified() => Some(SocketAddr::new(ip, port)),
         _ => None,
     };
-    let name_of = |pt: u8| -> Option<&str> { rtpmaps.iter().find(|(p, _)| *p == pt).map(|(_, n)| n.as_str()) };
+    let name_of = |pt: u8| -> Option<&str> {
+        rtpmaps
+            .iter()
+            .find(|(p, _)| *p == pt)
+            .map(|(_, n)| n.as_str())
+    };
     let audio = pts.iter().find_map(|&pt| {
         let codec = match name_of(pt) {
             Some(n) => {
@@ -150,11 +169,15 @@ pub fn parse_remote(body: &str) -> Option<RemoteMedia> {
         };
         codec.map(|c| (pt, c))
     });
-    let telephone_event_pt = pts
-        .iter()
-        .copied()
-        .find(|&pt| name_of(pt).is_some_and(|n| n.to_ascii_lowercase().starts_with("telephone-event/8000")));
-    Some(RemoteMedia { rtp_addr, payload_types: pts, audio, telephone_event_pt })
+    let telephone_event_pt = pts.iter().copied().find(|&pt| {
+        name_of(pt).is_some_and(|n| n.to_ascii_lowercase().starts_with("telephone-event/8000"))
+    });
+    Some(RemoteMedia {
+        rtp_addr,
+        payload_types: pts,
+        audio,
+        telephone_event_pt,
+    })
 }
 
 #[cfg(test)]
@@ -163,7 +186,12 @@ mod tests {
 
     #[test]
     fn offer_has_codecs_dtmf_and_ptime() {
-        let sdp = build_offer("127.0.0.1".parse().unwrap(), 40000, &default_offer_codecs(G711::Pcma), 42);
+        let sdp = build_offer(
+            "127.0.0.1".parse().unwrap(),
+            40000,
+            &default_offer_codecs(G711::Pcma),
+            42,
+        );
         assert!(sdp.contains("m=audio 40000 RTP/AVP 8 101\r\n"), "{sdp}");
         assert!(sdp.contains("a=rtpmap:8 PCMA/8000\r\n"));
         assert!(sdp.contains("a=rtpmap:101 telephone-event/8000\r\n"));
@@ -180,7 +208,12 @@ mod tests {
 
     #[test]
     fn override_offer_is_used_verbatim() {
-        let sdp = build_offer("::1".parse().unwrap(), 5004, &[OfferCodec::new(9, "G722")], 1);
+        let sdp = build_offer(
+            "::1".parse().unwrap(),
+            5004,
+            &[OfferCodec::new(9, "G722")],
+            1,
+        );
         assert!(sdp.contains("m=audio 5004 RTP/AVP 9\r\n"));
         assert!(sdp.contains("a=rtpmap:9 G722/8000\r\n"));
         assert!(sdp.contains("c=IN IP6 ::1\r\n"));

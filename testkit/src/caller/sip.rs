@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use rsipstack::sip::{
     self as rsip,
     headers::{
-        Accept, Allow, CSeq, CallId, Contact, ContentLength, ContentType, From, MaxForwards, Route, To, UserAgent, Via,
+        Accept, Allow, CSeq, CallId, Contact, ContentLength, ContentType, From, MaxForwards, Route,
+        To, UserAgent, Via,
     },
     prelude::*,
     Header, Headers, Method, Request, Response, SipMessage, StatusCode, Uri, Version,
@@ -48,9 +49,19 @@ pub struct Leg {
 }
 
 impl Leg {
-    pub fn new(local: SocketAddr, target: SocketAddr, request_uri: &str, from_user: &str) -> anyhow::Result<Self> {
-        let uri = rsip::parse_uri(request_uri).with_context(|| format!("bad request URI {request_uri:?}"))?;
-        let from_user = if from_user.is_empty() { "parla-call" } else { from_user };
+    pub fn new(
+        local: SocketAddr,
+        target: SocketAddr,
+        request_uri: &str,
+        from_user: &str,
+    ) -> anyhow::Result<Self> {
+        let uri = rsip::parse_uri(request_uri)
+            .with_context(|| format!("bad request URI {request_uri:?}"))?;
+        let from_user = if from_user.is_empty() {
+            "parla-call"
+        } else {
+            from_user
+        };
         let host = host_of(local);
         Ok(Leg {
             local,
@@ -68,11 +79,25 @@ impl Leg {
     }
 
     fn via(&self, branch: &str) -> Header {
-        Header::Via(Via::new(format!("SIP/2.0/UDP {};branch={branch};rport", self.local)))
+        Header::Via(Via::new(format!(
+            "SIP/2.0/UDP {};branch={branch};rport",
+            self.local
+        )))
     }
 
-    fn base(&self, method: Method, uri: Uri, branch: &str, to: &str, cseq: u32, with_routes: bool) -> Request {
-        let mut h: Vec<Header> = vec![self.via(branch), Header::MaxForwards(MaxForwards::new("70"))];
+    fn base(
+        &self,
+        method: Method,
+        uri: Uri,
+        branch: &str,
+        to: &str,
+        cseq: u32,
+        with_routes: bool,
+    ) -> Request {
+        let mut h: Vec<Header> = vec![
+            self.via(branch),
+            Header::MaxForwards(MaxForwards::new("70")),
+        ];
         if with_routes {
             for r in &self.route_set {
                 h.push(Header::Route(Route::new(r.clone())));
@@ -82,16 +107,34 @@ impl Leg {
         h.push(Header::To(To::new(to.to_string())));
         h.push(Header::CallId(CallId::new(self.call_id.clone())));
         h.push(Header::CSeq(CSeq::new(format!("{cseq} {method}"))));
-        Request { method, uri, version: Version::V2, headers: Headers::from(h), body: Vec::new() }
+        Request {
+            method,
+            uri,
+            version: Version::V2,
+            headers: Headers::from(h),
+            body: Vec::new(),
+        }
     }
 
     pub fn invite(&self, sdp: &str) -> Request {
-        let mut r = self.base(Method::Invite, self.request_uri.clone(), &self.invite_branch, &self.to, 1, false);
-        r.headers.push(Header::Contact(Contact::new(self.contact.clone())));
+        let mut r = self.base(
+            Method::Invite,
+            self.request_uri.clone(),
+            &self.invite_branch,
+            &self.to,
+            1,
+            false,
+        );
+        r.headers
+            .push(Header::Contact(Contact::new(self.contact.clone())));
         r.headers.push(Header::Allow(Allow::new(ALLOW)));
-        r.headers.push(Header::UserAgent(UserAgent::new(USER_AGENT)));
-        r.headers.push(Header::ContentType(ContentType::new("application/sdp")));
-        r.headers.push(Header::ContentLength(ContentLength::new(sdp.len().to_string())));
+        r.headers
+            .push(Header::UserAgent(UserAgent::new(USER_AGENT)));
+        r.headers
+            .push(Header::ContentType(ContentType::new("application/sdp")));
+        r.headers.push(Header::ContentLength(ContentLength::new(
+            sdp.len().to_string(),
+        )));
         r.body = sdp.as_bytes().to_vec();
         r
     }
@@ -99,16 +142,32 @@ impl Leg {
     /// CANCEL: same Request-URI, Call-ID, From, To and Via branch as the
     /// INVITE, CSeq 1 CANCEL (RFC 3261 §9.1).
     pub fn cancel(&self) -> Request {
-        let mut r = self.base(Method::Cancel, self.request_uri.clone(), &self.invite_branch, &self.to, 1, false);
-        r.headers.push(Header::ContentLength(ContentLength::new("0")));
+        let mut r = self.base(
+            Method::Cancel,
+            self.request_uri.clone(),
+            &self.invite_branch,
+            &self.to,
+            1,
+            false,
+        );
+        r.headers
+            .push(Header::ContentLength(ContentLength::new("0")));
         r
     }
 
     /// ACK for a non-2xx final response: part of the INVITE transaction, so
     /// same branch, the response's To (with its tag) (RFC 3261 §17.1.1.3).
     pub fn ack_non2xx(&self, response_to: &str) -> Request {
-        let mut r = self.base(Method::Ack, self.request_uri.clone(), &self.invite_branch, response_to, 1, false);
-        r.headers.push(Header::ContentLength(ContentLength::new("0")));
+        let mut r = self.base(
+            Method::Ack,
+            self.request_uri.clone(),
+            &self.invite_branch,
+            response_to,
+            1,
+            false,
+        );
+        r.headers
+            .push(Header::ContentLength(ContentLength::new("0")));
         r
     }
 
@@ -116,12 +175,17 @@ impl Leg {
     /// the route set, a new branch (RFC 3261 §12.2.1.1, §13.2.2.4).
     pub fn in_dialog(&self, method: Method, cseq: u32) -> Request {
         let to = self.remote_to.clone().unwrap_or_else(|| self.to.clone());
-        let uri = self.remote_target.clone().unwrap_or_else(|| self.request_uri.clone());
+        let uri = self
+            .remote_target
+            .clone()
+            .unwrap_or_else(|| self.request_uri.clone());
         let mut r = self.base(method, uri, &new_branch(), &to, cseq, true);
         if method != Method::Ack {
-            r.headers.push(Header::UserAgent(UserAgent::new(USER_AGENT)));
+            r.headers
+                .push(Header::UserAgent(UserAgent::new(USER_AGENT)));
         }
-        r.headers.push(Header::ContentLength(ContentLength::new("0")));
+        r.headers
+            .push(Header::ContentLength(ContentLength::new("0")));
         r
     }
 
@@ -131,7 +195,10 @@ impl Leg {
         if !self.route_set.is_empty() {
             return self.target;
         }
-        self.remote_target.as_ref().and_then(uri_socket_addr).unwrap_or(self.target)
+        self.remote_target
+            .as_ref()
+            .and_then(uri_socket_addr)
+            .unwrap_or(self.target)
     }
 
     /// Takes the dialog state from a 2xx to the INVITE.
@@ -144,7 +211,10 @@ impl Leg {
                 self.remote_target = Some(c.uri);
             }
         }
-        self.route_set = record_route_entries(&resp.headers).into_iter().rev().collect();
+        self.route_set = record_route_entries(&resp.headers)
+            .into_iter()
+            .rev()
+            .collect();
     }
 
     /// Takes a new remote target from an in-dialog request's Contact.
@@ -170,7 +240,11 @@ pub fn uri_socket_addr(uri: &Uri) -> Option<SocketAddr> {
     let hp = &uri.host_with_port;
     let ip = match &hp.host {
         rsip::Host::IpAddr(ip) => *ip,
-        rsip::Host::Domain(d) => d.to_string().trim_matches(|c| c == '[' || c == ']').parse().ok()?,
+        rsip::Host::Domain(d) => d
+            .to_string()
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .ok()?,
     };
     let port = hp.port.as_ref().map(|p| p.value()).unwrap_or(5060);
     Some(SocketAddr::new(ip, port))
@@ -217,7 +291,16 @@ pub fn response_to(req: &Request, code: u16, extra: Vec<Header>, sdp: Option<&st
     let mut h: Vec<Header> = req
         .headers
         .iter()
-        .filter(|h| matches!(h, Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_)))
+        .filter(|h| {
+            matches!(
+                h,
+                Header::Via(_)
+                    | Header::From(_)
+                    | Header::To(_)
+                    | Header::CallId(_)
+                    | Header::CSeq(_)
+            )
+        })
         .cloned()
         .collect();
     h.extend(extra);
@@ -229,7 +312,9 @@ pub fn response_to(req: &Request, code: u16, extra: Vec<Header>, sdp: Option<&st
         }
         None => Vec::new(),
     };
-    h.push(Header::ContentLength(ContentLength::new(body.len().to_string())));
+    h.push(Header::ContentLength(ContentLength::new(
+        body.len().to_string(),
+    )));
     Response {
         status_code: StatusCode::from(code),
         wire_reason: None,
@@ -250,7 +335,10 @@ pub fn capability_headers(contact: &str) -> Vec<Header> {
 
 /// The first line of a datagram, for the SIP log.
 pub fn first_line(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end.min(200)]).into_owned()
 }
 
@@ -269,7 +357,9 @@ pub fn cseq_of<M: HeadersExt>(m: &M) -> Option<(u32, Method)> {
 }
 
 pub fn call_id_of<M: HeadersExt>(m: &M) -> Option<String> {
-    m.call_id_header().ok().map(|c| c.value().trim().to_string())
+    m.call_id_header()
+        .ok()
+        .map(|c| c.value().trim().to_string())
 }
 
 pub fn top_branch<M: HeadersExt>(m: &M) -> Option<String> {
@@ -279,7 +369,11 @@ pub fn top_branch<M: HeadersExt>(m: &M) -> Option<String> {
 }
 
 pub fn to_tag<M: HeadersExt>(m: &M) -> Option<String> {
-    m.to_header().ok()?.tag().ok()?.map(|t| t.value().to_string())
+    m.to_header()
+        .ok()?
+        .tag()
+        .ok()?
+        .map(|t| t.value().to_string())
 }
 
 #[cfg(test)]
@@ -302,8 +396,14 @@ mod tests {
         let sdp = "v=0\r\n";
         let bytes = l.invite(sdp).to_bytes();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.starts_with("INVITE sip:+15551234@127.0.0.1:5060 SIP/2.0\r\n"), "{text}");
-        assert!(text.contains(&format!("Via: SIP/2.0/UDP 127.0.0.1:40000;branch={};rport\r\n", l.invite_branch)));
+        assert!(
+            text.starts_with("INVITE sip:+15551234@127.0.0.1:5060 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "Via: SIP/2.0/UDP 127.0.0.1:40000;branch={};rport\r\n",
+            l.invite_branch
+        )));
         assert!(l.invite_branch.starts_with("z9hG4bK") && l.invite_branch.len() > 7 + 8);
         assert!(text.contains("Max-Forwards: 70\r\n"));
         assert!(text.contains("CSeq: 1 INVITE\r\n"));
@@ -341,9 +441,17 @@ mod tests {
              Contact: <sip:agent@127.0.0.9:5099;transport=udp>\r\nContent-Length: 0\r\n\r\n",
             l.invite_branch, l.from, l.call_id
         );
-        let Some(SipMessage::Response(resp)) = parse(raw.as_bytes()) else { panic!() };
+        let Some(SipMessage::Response(resp)) = parse(raw.as_bytes()) else {
+            panic!()
+        };
         l.learn_from_2xx(&resp);
-        assert_eq!(l.route_set, vec!["<sip:p2.example;lr>".to_string(), "<sip:p1.example;lr>".to_string()]);
+        assert_eq!(
+            l.route_set,
+            vec![
+                "<sip:p2.example;lr>".to_string(),
+                "<sip:p1.example;lr>".to_string()
+            ]
+        );
         let bye = l.in_dialog(Method::Bye, 2);
         let text = String::from_utf8(bye.to_bytes()).unwrap();
         assert!(text.starts_with("BYE sip:agent@127.0.0.9:5099"), "{text}");
@@ -362,11 +470,14 @@ mod tests {
         let raw = "BYE sip:alice@127.0.0.1:40000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKb1\r\n\
                    Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb0\r\nFrom: <sip:agent@x>;tag=s\r\nTo: <sip:alice@y>;tag=c\r\n\
                    Call-ID: cid\r\nCSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n";
-        let Some(SipMessage::Request(req)) = parse(raw.as_bytes()) else { panic!() };
+        let Some(SipMessage::Request(req)) = parse(raw.as_bytes()) else {
+            panic!()
+        };
         let resp = response_to(&req, 200, vec![], None);
         let text = String::from_utf8(resp.to_bytes()).unwrap();
         assert!(text.starts_with("SIP/2.0 200 OK\r\n"));
-        assert!(text.contains("branch=z9hG4bKb1\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb0\r\n"));
+        assert!(text
+            .contains("branch=z9hG4bKb1\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb0\r\n"));
         assert!(text.contains("CSeq: 7 BYE\r\n") && text.contains("Call-ID: cid\r\n"));
         assert_eq!(first_line(&resp.to_bytes()), "SIP/2.0 200 OK");
     }

@@ -15,7 +15,10 @@ fn invite_100_180_200_ack_confirms() {
     let r = responses(&out);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].status_code.code(), 100);
-    assert!(crate::dialog::tag_of(r[0].to_header().unwrap().value()).is_none(), "100 carries no tag");
+    assert!(
+        crate::dialog::tag_of(r[0].to_header().unwrap().value()).is_none(),
+        "100 carries no tag"
+    );
     let info = incoming(&out).unwrap();
     assert_eq!(info.call_id, "c1");
     assert_eq!(info.from, "sip:+15550001@192.0.2.10");
@@ -44,7 +47,10 @@ fn invite_100_180_200_ack_confirms() {
     assert!(header(ok, "Allow").unwrap().contains("INVITE"));
     assert_eq!(header(ok, "Server"), Some("ParlaTest"));
     // rport filled and response sent to the source port (RFC 3581).
-    assert_eq!(ok.via_header().unwrap().value(), "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-c1-1;rport=5062;received=192.0.2.10");
+    assert_eq!(
+        ok.via_header().unwrap().value(),
+        "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-c1-1;rport=5062;received=192.0.2.10"
+    );
     assert_eq!(transmits(&out)[0].dest, Harness::caller());
 
     let ack = Msg::in_dialog(&inv, "ACK", &tag, 1, "z9hG4bK-ack");
@@ -75,7 +81,10 @@ fn retransmitted_invite_gets_last_provisional_then_is_absorbed_after_2xx() {
     h.core.answer(h.now, call, ANSWER.into()).unwrap();
     h.drain();
     let out = h.send(&inv.render());
-    assert!(transmits(&out).is_empty(), "RFC 6026 Accepted absorbs INVITE retransmissions");
+    assert!(
+        transmits(&out).is_empty(),
+        "RFC 6026 Accepted absorbs INVITE retransmissions"
+    );
     assert!(incoming(&out).is_none());
 }
 
@@ -128,7 +137,13 @@ fn two_xx_without_ack_gives_up_and_sends_bye() {
     );
     let out = h.send(&ok);
     match &events(&out)[..] {
-        [(c, CallEvent::Terminated { by_remote: false, reason })] => {
+        [(
+            c,
+            CallEvent::Terminated {
+                by_remote: false,
+                reason,
+            },
+        )] => {
             assert_eq!(*c, call);
             assert!(reason.contains("no ACK"), "{reason}");
         }
@@ -149,17 +164,28 @@ fn cancel_before_answer_gives_200_and_487() {
     cancel.body = None;
     let out = h.send(&cancel.render());
     let r = responses(&out);
-    assert_eq!(r.iter().map(|r| r.status_code.code()).collect::<Vec<_>>(), vec![200, 487]);
+    assert_eq!(
+        r.iter().map(|r| r.status_code.code()).collect::<Vec<_>>(),
+        vec![200, 487]
+    );
     assert_eq!(cseq(&r[0]), "1 CANCEL");
     assert_eq!(cseq(&r[1]), "1 INVITE");
     assert_eq!(to_tag(&r[1]), tag);
     assert_eq!(events(&out), vec![(call, CallEvent::Cancelled)]);
     assert_eq!(h.core.active_calls(), 0);
-    assert_eq!(h.core.answer(h.now, call, ANSWER.into()), Err(super::super::UasError::UnknownCall(call)));
+    assert_eq!(
+        h.core.answer(h.now, call, ANSWER.into()),
+        Err(super::super::UasError::UnknownCall(call))
+    );
     // Timer G retransmits the 487 until the ACK (same branch as the INVITE).
     let out = h.advance(Duration::from_millis(500));
     assert_eq!(statuses(&out), vec![487]);
-    let ack = Msg { method: "ACK", to_tag: Some(tag), body: None, ..inv.clone() };
+    let ack = Msg {
+        method: "ACK",
+        to_tag: Some(tag),
+        body: None,
+        ..inv.clone()
+    };
     let out = h.send(&ack.render());
     assert!(out.is_empty(), "ACK absorbed by the INVITE transaction");
     assert!(statuses(&h.advance(Duration::from_secs(40))).is_empty());
@@ -197,7 +223,13 @@ fn bye_from_caller_terminates_and_retransmission_is_absorbed() {
     assert_eq!(statuses(&out), vec![200]);
     assert_eq!(
         events(&out),
-        vec![(call, CallEvent::Terminated { by_remote: true, reason: "BYE from caller".into() })]
+        vec![(
+            call,
+            CallEvent::Terminated {
+                by_remote: true,
+                reason: "BYE from caller".into()
+            }
+        )]
     );
     let out = h.send(&bye.render());
     assert_eq!(statuses(&out), vec![200], "Completed resends the 200");
@@ -225,11 +257,18 @@ fn bye_for_unknown_dialog_gets_481() {
 fn hangup_sends_in_dialog_bye_and_completes_on_200() {
     let mut h = Harness::new();
     let mut inv = Msg::invite("c9");
-    inv.extra = "Record-Route: <sip:198.51.100.1:5070;lr>\r\nRecord-Route: <sip:proxy.example.com;lr>\r\n".into();
+    inv.extra =
+        "Record-Route: <sip:198.51.100.1:5070;lr>\r\nRecord-Route: <sip:proxy.example.com;lr>\r\n"
+            .into();
     let call = h.offered(&inv);
     h.core.answer(h.now, call, ANSWER.into()).unwrap();
     let ok = responses(&h.drain()).pop().unwrap();
-    let rr: Vec<_> = ok.headers.iter().filter(|x| x.name() == "Record-Route").map(|x| x.value().to_string()).collect();
+    let rr: Vec<_> = ok
+        .headers
+        .iter()
+        .filter(|x| x.name() == "Record-Route")
+        .map(|x| x.value().to_string())
+        .collect();
     assert_eq!(rr.len(), 2, "Record-Route copied into the 2xx");
     let tag = to_tag(&ok);
     h.send(&Msg::in_dialog(&inv, "ACK", &tag, 1, "z9hG4bK-a").render());
@@ -238,15 +277,37 @@ fn hangup_sends_in_dialog_bye_and_completes_on_200() {
     let out = h.drain();
     let t = transmits(&out);
     assert_eq!(t.len(), 1);
-    assert_eq!(t[0].dest, "198.51.100.1:5070".parse().unwrap(), "first route is the next hop");
+    assert_eq!(
+        t[0].dest,
+        "198.51.100.1:5070".parse().unwrap(),
+        "first route is the next hop"
+    );
     let bye = requests(&out).pop().unwrap();
     assert_eq!(bye.method, rsipstack::sip::Method::Bye);
-    assert_eq!(bye.uri.to_string(), "sip:alice@192.0.2.10:5062", "remote target from Contact");
-    let routes: Vec<_> = bye.route_headers().iter().map(|r| r.value().to_string()).collect();
+    assert_eq!(
+        bye.uri.to_string(),
+        "sip:alice@192.0.2.10:5062",
+        "remote target from Contact"
+    );
+    let routes: Vec<_> = bye
+        .route_headers()
+        .iter()
+        .map(|r| r.value().to_string())
+        .collect();
     assert_eq!(routes, rr);
-    assert_eq!(crate::dialog::tag_of(bye.from_header().unwrap().value()), Some(tag));
-    assert_eq!(crate::dialog::tag_of(bye.to_header().unwrap().value()).as_deref(), Some("caller-tag"));
-    assert!(bye.via_header().unwrap().value().starts_with("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK"));
+    assert_eq!(
+        crate::dialog::tag_of(bye.from_header().unwrap().value()),
+        Some(tag)
+    );
+    assert_eq!(
+        crate::dialog::tag_of(bye.to_header().unwrap().value()).as_deref(),
+        Some("caller-tag")
+    );
+    assert!(bye
+        .via_header()
+        .unwrap()
+        .value()
+        .starts_with("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK"));
     // Timer E retransmits.
     let out = h.advance(Duration::from_millis(500));
     assert_eq!(requests(&out).len(), 1);
@@ -261,7 +322,9 @@ fn hangup_sends_in_dialog_bye_and_completes_on_200() {
         bye.cseq_header().unwrap().value()
     );
     let out = h.send(&ok);
-    assert!(matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: false, .. })] if *c == call));
+    assert!(
+        matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: false, .. })] if *c == call)
+    );
     // Retransmitted 200 is absorbed; Timer K frees the transaction.
     assert!(h.send(&ok).is_empty());
     assert!(transmits(&h.advance(Duration::from_secs(6))).is_empty());
@@ -283,7 +346,13 @@ fn bye_timeout_terminates_after_64_t1() {
     assert!(events(&out).is_empty());
     let out = h.advance(Duration::from_millis(1));
     match &events(&out)[..] {
-        [(c, CallEvent::Terminated { by_remote: false, reason })] => {
+        [(
+            c,
+            CallEvent::Terminated {
+                by_remote: false,
+                reason,
+            },
+        )] => {
             assert_eq!(*c, call);
             assert!(reason.contains("timed out"), "{reason}");
         }
@@ -296,17 +365,37 @@ fn reject_sends_final_and_waits_for_ack() {
     let mut h = Harness::new();
     let inv = Msg::invite("c11");
     let call = h.offered(&inv);
-    assert_eq!(h.core.reject(h.now, call, 200), Err(super::super::UasError::InvalidStatus(200)));
+    assert_eq!(
+        h.core.reject(h.now, call, 200),
+        Err(super::super::UasError::InvalidStatus(200))
+    );
     h.core.reject(h.now, call, 486).unwrap();
     let out = h.drain();
     assert_eq!(statuses(&out), vec![486]);
-    assert!(matches!(&events(&out)[..], [(_, CallEvent::Terminated { by_remote: false, .. })]));
+    assert!(matches!(
+        &events(&out)[..],
+        [(
+            _,
+            CallEvent::Terminated {
+                by_remote: false,
+                ..
+            }
+        )]
+    ));
     let tag = to_tag(&responses(&out)[0]);
     // Timer G: 500 ms, 1 s, 2 s ...
     assert_eq!(statuses(&h.advance(Duration::from_millis(500))), vec![486]);
-    assert_eq!(statuses(&h.advance(Duration::from_millis(999))), Vec::<u16>::new());
+    assert_eq!(
+        statuses(&h.advance(Duration::from_millis(999))),
+        Vec::<u16>::new()
+    );
     assert_eq!(statuses(&h.advance(Duration::from_millis(1))), vec![486]);
-    let ack = Msg { method: "ACK", to_tag: Some(tag), body: None, ..inv };
+    let ack = Msg {
+        method: "ACK",
+        to_tag: Some(tag),
+        body: None,
+        ..inv
+    };
     assert!(h.send(&ack.render()).is_empty());
     assert!(h.advance(Duration::from_secs(40)).is_empty());
     assert_eq!(h.core.active_transactions(), 0);
@@ -340,5 +429,7 @@ fn ring_timeout_rejects_480() {
     let call = h.offered(&Msg::invite("c14"));
     let out = h.advance(Duration::from_secs(5));
     assert_eq!(statuses(&out), vec![480]);
-    assert!(matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: false, .. })] if *c == call));
+    assert!(
+        matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: false, .. })] if *c == call)
+    );
 }

@@ -21,13 +21,20 @@ fn draining_rejects_new_invites_with_503_retry_after() {
     assert_eq!(header(&r[0], "Retry-After"), Some("30"));
     assert!(incoming(&out).is_none());
     // The ACK for the 503 is absorbed by the INVITE transaction.
-    let ack = Msg { method: "ACK", to_tag: Some(to_tag(&r[0])), body: None, ..new };
+    let ack = Msg {
+        method: "ACK",
+        to_tag: Some(to_tag(&r[0])),
+        body: None,
+        ..new
+    };
     assert!(h.send(&ack.render()).is_empty());
     // Existing calls keep working.
     let bye = Msg::in_dialog(&inv, "BYE", &tag, 2, "z9hG4bK-b");
     let out = h.send(&bye.render());
     assert_eq!(statuses(&out), vec![200]);
-    assert!(matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: true, .. })] if *c == call));
+    assert!(
+        matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: true, .. })] if *c == call)
+    );
     h.core.set_draining(false);
     assert_eq!(statuses(&h.send(&Msg::invite("d2").render())), vec![100]);
 }
@@ -78,7 +85,11 @@ fn rfc2543_peer_without_magic_cookie_is_matched() {
     let mut inv = Msg::invite("old");
     inv.branch = "1234".into();
     let call = h.offered(&inv);
-    assert_eq!(statuses(&h.send(&inv.render())), vec![100], "retransmission matched");
+    assert_eq!(
+        statuses(&h.send(&inv.render())),
+        vec![100],
+        "retransmission matched"
+    );
     let mut cancel = inv.clone();
     cancel.method = "CANCEL";
     cancel.body = None;
@@ -96,7 +107,9 @@ fn early_dialog_bye_gets_200_and_invite_487() {
     let tag = to_tag(&responses(&h.drain())[0]);
     let out = h.send(&Msg::in_dialog(&inv, "BYE", &tag, 2, "z9hG4bK-eb").render());
     assert_eq!(statuses(&out), vec![200, 487]);
-    assert!(matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: true, .. })] if *c == call));
+    assert!(
+        matches!(&events(&out)[..], [(c, CallEvent::Terminated { by_remote: true, .. })] if *c == call)
+    );
 }
 
 #[test]
@@ -125,14 +138,24 @@ fn tcp_call_replies_on_connection_without_timer_g_and_with_tcp_contact() {
     assert!(h.core.connection_in_use(ConnId(9)));
     h.core.answer(h.now, call, ANSWER.into()).unwrap();
     let out = h.drain();
-    assert_eq!(header(&responses(&out)[0], "Contact"), Some("<sip:192.0.2.1:5060;transport=tcp>"));
+    assert_eq!(
+        header(&responses(&out)[0], "Contact"),
+        Some("<sip:192.0.2.1:5060;transport=tcp>")
+    );
     assert_eq!(transmits(&out)[0].conn, Some(ConnId(9)));
     let tag = to_tag(&responses(&out)[0]);
-    h.send_tcp(9, &Msg::in_dialog(&inv, "ACK", &tag, 1, "z9hG4bK-a").render());
+    h.send_tcp(
+        9,
+        &Msg::in_dialog(&inv, "ACK", &tag, 1, "z9hG4bK-a").render(),
+    );
     h.core.hangup(h.now, call).unwrap();
     let out = h.drain();
     let bye = requests(&out).pop().unwrap();
-    assert!(bye.via_header().unwrap().value().starts_with("SIP/2.0/TCP "));
+    assert!(bye
+        .via_header()
+        .unwrap()
+        .value()
+        .starts_with("SIP/2.0/TCP "));
     assert_eq!(transmits(&out)[0].conn, Some(ConnId(9)));
     // No Timer E on TCP: nothing until Timer F.
     assert!(requests(&h.advance(Duration::from_secs(31))).is_empty());
@@ -157,14 +180,26 @@ fn malformed_requests_are_rejected_statelessly_and_garbage_never_panics() {
     // INVITE without Contact → 400 from the core.
     let msg = "INVITE sip:agent@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-nc\r\nFrom: <sip:a@b>;tag=x\r\nTo: <sip:agent@192.0.2.1>\r\nCall-ID: nc\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(statuses(&h.send(msg)), vec![400]);
-    for junk in [&b""[..], b"\r\n\r\n", b"\xff\xfe garbage", b"SIP/2.0 200 OK\r\n\r\n", b"INVITE x"] {
-        h.core.handle_datagram(h.now, Transport::Udp, Harness::caller(), None, junk);
+    for junk in [
+        &b""[..],
+        b"\r\n\r\n",
+        b"\xff\xfe garbage",
+        b"SIP/2.0 200 OK\r\n\r\n",
+        b"INVITE x",
+    ] {
+        h.core
+            .handle_datagram(h.now, Transport::Udp, Harness::caller(), None, junk);
         h.drain();
     }
     // Stray responses and ACKs are dropped silently.
     let stray = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKnone\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
     assert!(h.send(stray).is_empty());
-    let ack = Msg { method: "ACK", to_tag: Some("zz".into()), body: None, ..Msg::invite("nobody") };
+    let ack = Msg {
+        method: "ACK",
+        to_tag: Some("zz".into()),
+        body: None,
+        ..Msg::invite("nobody")
+    };
     assert!(h.send(&ack.render()).is_empty());
 }
 
@@ -173,13 +208,24 @@ fn api_errors_for_unknown_and_wrong_state_calls() {
     let mut h = Harness::new();
     let inv = Msg::invite("api");
     let (call, _) = h.confirmed(&inv);
-    assert!(matches!(h.core.ringing(h.now, call), Err(super::super::UasError::InvalidState { .. })));
-    assert!(matches!(h.core.answer(h.now, call, ANSWER.into()), Err(super::super::UasError::InvalidState { .. })));
+    assert!(matches!(
+        h.core.ringing(h.now, call),
+        Err(super::super::UasError::InvalidState { .. })
+    ));
+    assert!(matches!(
+        h.core.answer(h.now, call, ANSWER.into()),
+        Err(super::super::UasError::InvalidState { .. })
+    ));
     assert!(h.core.reject(h.now, call, 486).is_err());
-    let ghost = incoming(&h.send(&Msg::invite("ghost").render())).unwrap().call;
+    let ghost = incoming(&h.send(&Msg::invite("ghost").render()))
+        .unwrap()
+        .call;
     h.core.reject(h.now, ghost, 404).unwrap();
     h.drain();
-    assert_eq!(h.core.hangup(h.now, ghost), Err(super::super::UasError::UnknownCall(ghost)));
+    assert_eq!(
+        h.core.hangup(h.now, ghost),
+        Err(super::super::UasError::UnknownCall(ghost))
+    );
 }
 
 #[test]

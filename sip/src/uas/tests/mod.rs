@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Request, Response, SipMessage};
 
-use super::{CallEvent, CallKey, ConnId, IncomingCallInfo, Transport, UasConfig, UasCore, UasOutput};
+use super::{
+    CallEvent, CallKey, ConnId, IncomingCallInfo, Transport, UasConfig, UasCore, UasOutput,
+};
 
 pub(super) const CALLER: &str = "192.0.2.10:5062";
 pub(super) const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
@@ -48,7 +50,13 @@ impl Msg {
     }
 
     /// An in-dialog request of the caller in the dialog of `invite`.
-    pub fn in_dialog(invite: &Msg, method: &'static str, to_tag: &str, cseq: u32, branch: &str) -> Self {
+    pub fn in_dialog(
+        invite: &Msg,
+        method: &'static str,
+        to_tag: &str,
+        cseq: u32,
+        branch: &str,
+    ) -> Self {
         Self {
             method,
             branch: branch.into(),
@@ -96,7 +104,10 @@ impl Harness {
             ..UasConfig::default()
         };
         f(&mut config);
-        Self { core: UasCore::new(config), now: Instant::now() }
+        Self {
+            core: UasCore::new(config),
+            now: Instant::now(),
+        }
     }
 
     pub fn caller() -> SocketAddr {
@@ -105,12 +116,24 @@ impl Harness {
 
     /// Feeds a UDP message from the caller and returns the outputs.
     pub fn send(&mut self, msg: &str) -> Vec<UasOutput> {
-        self.core.handle_datagram(self.now, Transport::Udp, Self::caller(), None, msg.as_bytes());
+        self.core.handle_datagram(
+            self.now,
+            Transport::Udp,
+            Self::caller(),
+            None,
+            msg.as_bytes(),
+        );
         self.drain()
     }
 
     pub fn send_tcp(&mut self, conn: u64, msg: &str) -> Vec<UasOutput> {
-        self.core.handle_datagram(self.now, Transport::Tcp, Self::caller(), Some(ConnId(conn)), msg.as_bytes());
+        self.core.handle_datagram(
+            self.now,
+            Transport::Tcp,
+            Self::caller(),
+            Some(ConnId(conn)),
+            msg.as_bytes(),
+        );
         self.drain()
     }
 
@@ -190,7 +213,10 @@ pub(super) fn requests(out: &[UasOutput]) -> Vec<Request> {
 }
 
 pub(super) fn statuses(out: &[UasOutput]) -> Vec<u16> {
-    responses(out).iter().map(|r| r.status_code.code()).collect()
+    responses(out)
+        .iter()
+        .map(|r| r.status_code.code())
+        .collect()
 }
 
 pub(super) fn events(out: &[UasOutput]) -> Vec<(CallKey, CallEvent)> {
@@ -214,7 +240,10 @@ pub(super) fn to_tag(resp: &Response) -> String {
 }
 
 pub(super) fn header<'a>(msg: &'a Response, name: &str) -> Option<&'a str> {
-    msg.headers.iter().find(|h| h.name().eq_ignore_ascii_case(name)).map(Header::value)
+    msg.headers
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(name))
+        .map(Header::value)
 }
 
 pub(super) fn cseq(resp: &Response) -> String {

@@ -47,7 +47,9 @@ fn reinvite_hold_is_offered_to_app_and_answered_recvonly() {
     assert_eq!(statuses(&out), vec![100]);
     assert!(events(&out).is_empty());
 
-    h.core.answer_reinvite(h.now, call, app_answer(&offer)).unwrap();
+    h.core
+        .answer_reinvite(h.now, call, app_answer(&offer))
+        .unwrap();
     let out = h.drain();
     let ok = &responses(&out)[0];
     assert_eq!(ok.status_code.code(), 200);
@@ -59,7 +61,12 @@ fn reinvite_hold_is_offered_to_app_and_answered_recvonly() {
     let out = h.send(&Msg::in_dialog(&inv, "ACK", &tag, 2, "z9hG4bK-ack2").render());
     assert!(out.is_empty(), "re-INVITE ACK produces no event");
     assert!(transmits(&h.advance(Duration::from_secs(40))).is_empty());
-    assert_eq!(h.core.answer_reinvite(h.now, call, HOLD_ANSWER.into()).is_err(), true);
+    assert_eq!(
+        h.core
+            .answer_reinvite(h.now, call, HOLD_ANSWER.into())
+            .is_err(),
+        true
+    );
 }
 
 #[test]
@@ -71,7 +78,10 @@ fn reinvite_can_be_rejected_and_call_survives() {
     h.core.reject(h.now, call, 488).unwrap();
     assert_eq!(statuses(&h.drain()), vec![488]);
     assert_eq!(h.core.active_calls(), 1);
-    assert!(h.core.reject(h.now, call, 488).is_err(), "nothing pending any more");
+    assert!(
+        h.core.reject(h.now, call, 488).is_err(),
+        "nothing pending any more"
+    );
 }
 
 #[test]
@@ -96,7 +106,10 @@ fn unanswered_reinvite_times_out_with_500() {
     let out = h.advance(Duration::from_secs(2));
     assert_eq!(statuses(&out), vec![500]);
     assert_eq!(h.core.active_calls(), 1);
-    assert!(h.core.answer_reinvite(h.now, call, HOLD_ANSWER.into()).is_err());
+    assert!(h
+        .core
+        .answer_reinvite(h.now, call, HOLD_ANSWER.into())
+        .is_err());
 }
 
 #[test]
@@ -123,7 +136,10 @@ fn cancel_of_pending_reinvite_gets_487_and_keeps_call() {
     let out = h.send(&cancel.render());
     assert_eq!(statuses(&out), vec![200, 487]);
     assert_eq!(h.core.active_calls(), 1);
-    assert!(h.core.answer_reinvite(h.now, call, HOLD_ANSWER.into()).is_err());
+    assert!(h
+        .core
+        .answer_reinvite(h.now, call, HOLD_ANSWER.into())
+        .is_err());
 }
 
 #[test]
@@ -132,7 +148,10 @@ fn info_dtmf_relay_is_answered_and_reported() {
     let inv = Msg::invite("r7");
     let (call, tag) = h.confirmed(&inv);
     let mut info = Msg::in_dialog(&inv, "INFO", &tag, 2, "z9hG4bK-info");
-    info.body = Some(("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n".into()));
+    info.body = Some((
+        "application/dtmf-relay",
+        "Signal=5\r\nDuration=160\r\n".into(),
+    ));
     let out = h.send(&info.render());
     assert_eq!(statuses(&out), vec![200]);
     assert_eq!(
@@ -161,7 +180,10 @@ fn options_in_and_out_of_dialog() {
     let out = h.send(&opt.render());
     let r = &responses(&out)[0];
     assert_eq!(r.status_code.code(), 200);
-    assert_eq!(header(r, "Allow"), Some("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"));
+    assert_eq!(
+        header(r, "Allow"),
+        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO")
+    );
     assert_eq!(header(r, "Accept"), Some("application/sdp"));
     assert!(h.drain().is_empty());
     assert_eq!(h.core.active_calls(), 0);

@@ -1,0 +1,68 @@
+//! Process lifecycle: `/healthz`, and graceful shutdown on SIGTERM (new calls
+//! are refused with 503 while active calls finish, then the process exits).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use parla_testkit::caller::{place_call, Action, CallSpec, EndedBy};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_active_calls_and_refuses_new_ones() {
+    let w = whisper();
+    let mut parla = Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
+        &rtp_range(5, 10),
+    );
+    let health = reqwest::get(format!("http://{}/healthz", parla.http))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+
+    // A call in progress when SIGTERM arrives.
+    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    spec.script = vec![
+        Action::WaitForAgentSpeech {
+            timeout: Duration::from_secs(5),
+        },
+        Action::Wait(Duration::from_secs(3)),
+        Action::Hangup,
+    ];
+    let active = tokio::spawn(place_call(spec));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(parla.metric("parla_calls_active").await, 1.0);
+    let pid = parla.pid();
+    std::process::Command::new("kill")
+        .args(["-15", &pid.to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // New calls are refused while draining.
+    let refused = place_call(CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip)))
+        .await
+        .unwrap();
+    assert_eq!(refused.final_status, 503, "{:?}", refused.sip_log);
+
+    // The active call was not cut off: the caller hung up as planned.
+    let outcome = active.await.unwrap().unwrap();
+    assert_eq!(
+        outcome.ended_by,
+        EndedBy::Caller,
+        "{:?}",
+        outcome.caller_events
+    );
+    assert!(
+        outcome.rtp_packets_received > 150,
+        "audio kept flowing through the drain"
+    );
+
+    // Then the process exits by itself, well before the 5 s shutdown timeout.
+    let start = Instant::now();
+    assert!(
+        parla.terminate(Duration::from_secs(4)),
+        "parla did not exit after its last call ended"
+    );
+    assert!(start.elapsed() < Duration::from_secs(4));
+}
