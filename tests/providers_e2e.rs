@@ -19,12 +19,17 @@ const LLM_REPLY: &str =
 const LLM_DEFAULT: &str = "I am sorry, I can only help with appointments today.";
 
 fn cloud_config(stt: &str, llm: &str, tts: &str, greeting: &str) -> String {
+    cloud_config_with(stt, llm, tts, greeting, "")
+}
+
+fn cloud_config_with(stt: &str, llm: &str, tts: &str, greeting: &str, extra: &str) -> String {
     format!(
         r#"
 [[agents]]
 name = "cloud"
 numbers = ["*"]
 greeting = "{greeting}"
+{extra}
 system_prompt = "You are the receptionist of a dental clinic."
 
 [agents.stt]
@@ -65,11 +70,12 @@ async fn deepgram_openai_llm_and_openai_tts_answer_the_caller() {
         tts.v1_url()
     );
     let parla = Parla::start(
-        &cloud_config(
+        &cloud_config_with(
             &stt,
             &llm.v1_url(),
             &tts_cfg,
             "Hello, you have reached the dental clinic. How can I help?",
+            "response_timeout_ms = 5000",
         ),
         &rtp_range(2, 10),
     );
@@ -148,7 +154,13 @@ async fn barge_in_silences_the_agent_and_keeps_only_the_heard_greeting() {
     let greeting = "Hello, thanks for calling the dental clinic. I am the virtual assistant, and I can help you book an appointment, tell you our opening hours, or connect you with a member of our friendly team.";
     let stt = format!("provider = \"openai\"\nbase_url = \"{}/v1\"", w.base_url());
     let parla = Parla::start(
-        &cloud_config(&stt, &llm.v1_url(), "provider = \"espeak\"", greeting),
+        &cloud_config_with(
+            &stt,
+            &llm.v1_url(),
+            "provider = \"espeak\"",
+            greeting,
+            "response_timeout_ms = 5000",
+        ),
         &rtp_range(2, 10),
     );
 

@@ -42,7 +42,7 @@ fn default_min_utterance_ms() -> u32 {
     100
 }
 fn default_response_timeout_ms() -> u32 {
-    1500
+    1200
 }
 fn default_fallback_line() -> String {
     "Sorry, I'm having trouble right now. Could you say that again?".into()

@@ -58,6 +58,9 @@ pub struct TickInfo {
 /// The outbound paced sender; see the [module docs](self).
 pub struct PacedSender {
     codec: G711,
+    /// RTP payload type on the wire: the codec's static one unless the SDP
+    /// negotiated a dynamic one (RFC 3551 §6).
+    payload_type: u8,
     ssrc: u32,
     sequence: u16,
     timestamp: u32,
@@ -79,6 +82,7 @@ impl PacedSender {
     pub fn new(codec: G711, ssrc: u32, initial_sequence: u16, initial_timestamp: u32) -> Self {
         PacedSender {
             codec,
+            payload_type: codec.payload_type(),
             ssrc,
             sequence: initial_sequence,
             timestamp: initial_timestamp,
@@ -90,6 +94,12 @@ impl PacedSender {
             pcm: [0; SAMPLES_PER_FRAME_8K],
             payload: [0; SAMPLES_PER_FRAME_8K],
         }
+    }
+
+    /// Sends with this RTP payload type instead of the codec's static one
+    /// (an offer may map G.711 to a dynamic type, e.g. `a=rtpmap:112 PCMA/8000`).
+    pub fn set_payload_type(&mut self, payload_type: u8) {
+        self.payload_type = payload_type & 0x7f;
     }
 
     /// Queues 8 kHz PCM of `segment` behind everything already queued.
@@ -143,7 +153,7 @@ impl PacedSender {
             self.talking = false;
         }
         let header = RtpHeader {
-            payload_type: self.codec.payload_type(),
+            payload_type: self.payload_type,
             sequence: self.sequence,
             timestamp: self.timestamp,
             ssrc: self.ssrc,
@@ -355,5 +365,15 @@ mod tests {
             600_000 - PACER_MAX_QUEUED_SAMPLES as u64
         );
         assert_eq!(PACER_MAX_QUEUED_SAMPLES, 480_000);
+    }
+
+    #[test]
+    fn negotiated_dynamic_payload_type_goes_on_the_wire() {
+        let mut p = PacedSender::new(G711::Pcma, 7, 0, 0);
+        p.set_payload_type(112);
+        let mut out = Vec::new();
+        p.tick(&mut out);
+        let (h, _) = crate::rtp::parse(&out).unwrap();
+        assert_eq!(h.payload_type, 112);
     }
 }

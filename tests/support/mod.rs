@@ -243,7 +243,17 @@ pub fn utterance(text: &str) -> Arc<Vec<i16>> {
 }
 
 /// The offline demo agent's sections with STT at `stt_url`, as a `parla.toml`.
+///
+/// The local whisper recognizer shares 2 cores with Parla, the caller and other
+/// tests, so a transcript can take seconds: unless `extra_agent_lines` sets
+/// `response_timeout_ms`, the agent waits 5 s before its stall fallback.
 pub fn flow_agent_config(stt_url: &str, extra_agent_lines: &str) -> String {
+    let extra = if extra_agent_lines.contains("response_timeout_ms") {
+        extra_agent_lines.to_string()
+    } else {
+        format!("response_timeout_ms = 5000\n{extra_agent_lines}")
+    };
+    let extra_agent_lines = extra;
     format!(
         r#"
 [[agents]]

@@ -54,6 +54,8 @@ pub struct CallSetup {
     pub socket: std::net::UdpSocket,
     pub lease: PortLease,
     pub codec: G711,
+    /// The codec's RTP payload type as negotiated (static 0/8 or dynamic).
+    pub audio_payload_type: u8,
     pub dtmf_payload_type: Option<u8>,
     pub remote_rtp: SocketAddr,
     pub services: Arc<CallServices>,
@@ -99,7 +101,8 @@ impl CallActor {
     pub fn new(setup: CallSetup) -> Self {
         let now = Instant::now();
         let ssrc: u32 = rand::random();
-        let pacer = PacedSender::new(setup.codec, ssrc, rand::random(), rand::random());
+        let mut pacer = PacedSender::new(setup.codec, ssrc, rand::random(), rand::random());
+        pacer.set_payload_type(setup.audio_payload_type);
         let conversation = Conversation::new(setup.agent.config.conversation(), now);
         CallActor {
             call_id: setup.call_id,
@@ -110,6 +113,7 @@ impl CallActor {
             _lease: setup.lease,
             inbound: InboundMedia::new(
                 setup.codec,
+                setup.audio_payload_type,
                 setup.dtmf_payload_type,
                 Some(setup.remote_rtp),
             ),
@@ -198,6 +202,22 @@ impl CallActor {
             }
         }
         if let Some(segment) = info.segment {
+            if info.segment_started {
+                // Earlier segments whose audio ran out before their TTS finished
+                // are over once the next one plays.
+                let mut done: Vec<u64> = self
+                    .segments
+                    .iter()
+                    .filter(|(s, st)| **s < segment && st.started && st.tts_done)
+                    .map(|(s, _)| *s)
+                    .collect();
+                done.sort_unstable();
+                for s in done {
+                    self.segments.remove(&s);
+                    self.conversation
+                        .handle_input(Input::PlaybackFinished { segment: s }, now);
+                }
+            }
             let state = self.segments.entry(segment).or_default();
             if info.segment_started && !state.started {
                 state.started = true;
@@ -400,7 +420,8 @@ impl Actor for CallActor {
         // Open the STT session; caller audio before it is ready goes to the pre-roll.
         let stt = self.agent.stt.clone();
         let language = self.agent.config.language.clone();
-        ctx.wait(
+        // Spawned, not awaited: media and the greeting start while STT connects.
+        ctx.spawn(
             async move { stt.open(&language).await }.into_actor(self).map(|res, act, ctx| match res {
                 Ok(session) => {
                     act.stt_input = Some(session.input);
@@ -465,11 +486,15 @@ impl StreamHandler<CallEvent> for CallActor {
                             matches!(remote.direction, Direction::SendRecv | Direction::RecvOnly);
                         let remote_addr =
                             (!remote.addr.ip().is_unspecified()).then_some(remote.addr);
+                        let codec = super::g711_of(remote.codec);
                         self.inbound.renegotiate(
-                            super::g711_of(remote.codec),
+                            codec,
+                            remote.payload_type,
                             remote.dtmf_payload_type,
                             remote_addr,
                         );
+                        self.pacer.set_codec(codec);
+                        self.pacer.set_payload_type(remote.payload_type);
                         let _ = self.handle.answer_reinvite(answer);
                     }
                     Err(_) => {

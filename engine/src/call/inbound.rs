@@ -54,6 +54,8 @@ pub struct InboundStats {
 
 pub struct InboundMedia {
     codec: G711,
+    /// Payload type of `codec` on the wire (static 0/8, or a negotiated dynamic one).
+    audio_payload_type: u8,
     dtmf_payload_type: Option<u8>,
     latch: RtpLatch,
     jitter: JitterBuffer,
@@ -67,9 +69,15 @@ pub struct InboundMedia {
 
 impl InboundMedia {
     /// `sdp_remote` is the address from the SDP answer, used until the first packet latches.
-    pub fn new(codec: G711, dtmf_payload_type: Option<u8>, sdp_remote: Option<SocketAddr>) -> Self {
+    pub fn new(
+        codec: G711,
+        audio_payload_type: u8,
+        dtmf_payload_type: Option<u8>,
+        sdp_remote: Option<SocketAddr>,
+    ) -> Self {
         InboundMedia {
             codec,
+            audio_payload_type,
             dtmf_payload_type,
             latch: RtpLatch::new(sdp_remote),
             jitter: JitterBuffer::new(JITTER_PLAYOUT_DELAY_FRAMES),
@@ -91,11 +99,13 @@ impl InboundMedia {
     pub fn renegotiate(
         &mut self,
         codec: G711,
+        audio_payload_type: u8,
         dtmf_payload_type: Option<u8>,
         sdp_remote: Option<SocketAddr>,
     ) {
-        if codec != self.codec {
+        if codec != self.codec || audio_payload_type != self.audio_payload_type {
             self.codec = codec;
+            self.audio_payload_type = audio_payload_type;
             self.jitter.reset();
         }
         self.dtmf_payload_type = dtmf_payload_type;
@@ -121,7 +131,7 @@ impl InboundMedia {
                 _ => Datagram::Ignored,
             };
         }
-        if header.payload_type != self.codec.payload_type() {
+        if header.payload_type != self.audio_payload_type {
             return Datagram::Ignored;
         }
         self.jitter.push(header.sequence, header.timestamp, payload);
@@ -132,7 +142,7 @@ impl InboundMedia {
     pub fn next_frame(&mut self) -> CallerFrame<'_> {
         let concealed = match self.jitter.pop() {
             Some(JitterFrame::Audio(payload)) if payload.len() == SAMPLES_PER_FRAME_8K => {
-                self.codec.decode(&payload, &mut self.pcm_8k);
+                self.codec.decode(payload, &mut self.pcm_8k);
                 false
             }
             _ => {

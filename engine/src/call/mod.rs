@@ -150,6 +150,7 @@ impl CallManager {
             socket,
             lease,
             codec: g711_of(remote.codec),
+            audio_payload_type: remote.payload_type,
             dtmf_payload_type: remote.dtmf_payload_type,
             remote_rtp: remote.addr,
             services: self.services.clone(),

@@ -49,7 +49,8 @@ pub struct ConversationConfig {
     /// once a burst reaches this length.
     pub min_utterance_ms: u32,
     /// If no reply audio starts playing this long after the end of the caller's
-    /// turn, the pending request is cancelled and the fallback line played. Default 1500.
+    /// turn, the pending request is cancelled and the fallback line played. Default 1200
+    /// (with the default 500 ms endpointing, the caller waits at most ~1.8 s).
     pub response_timeout_ms: u32,
     /// Text of the pre-rendered fallback line (recorded in history when played).
     pub fallback_line: String,
@@ -66,7 +67,7 @@ impl Default for ConversationConfig {
             barge_in_enabled: true,
             endpointing_ms: 500,
             min_utterance_ms: 100,
-            response_timeout_ms: 1_500,
+            response_timeout_ms: 1_200,
             fallback_line: "Sorry, I'm having trouble right now. Could you say that again?"
                 .to_string(),
             max_call_ms: None,

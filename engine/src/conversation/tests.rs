@@ -11,6 +11,7 @@ const FALLBACK: &str = "Sorry, I'm having trouble right now. Could you say that 
 fn config() -> ConversationConfig {
     ConversationConfig {
         system_prompt: SYSTEM.into(),
+        response_timeout_ms: 1500,
         ..ConversationConfig::default()
     }
 }

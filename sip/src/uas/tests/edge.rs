@@ -177,8 +177,12 @@ fn malformed_requests_are_rejected_statelessly_and_garbage_never_panics() {
     let out = h.send(msg);
     assert_eq!(statuses(&out), vec![400]);
     assert_eq!(h.core.active_transactions(), 0);
-    // INVITE without Contact → 400 from the core.
+    // INVITE without Contact (RFC 2543 style) is processed: the From URI is
+    // the remote target (RFC 4475 §3.4.1).
     let msg = "INVITE sip:agent@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-nc\r\nFrom: <sip:a@b>;tag=x\r\nTo: <sip:agent@192.0.2.1>\r\nCall-ID: nc\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(statuses(&h.send(msg)), vec![100]);
+    // A malformed Contact is still refused by the core.
+    let msg = "INVITE sip:agent@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-bc\r\nFrom: <sip:a@b>;tag=x\r\nTo: <sip:agent@192.0.2.1>\r\nCall-ID: bc\r\nCSeq: 1 INVITE\r\nContact: <>\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(statuses(&h.send(msg)), vec![400]);
     for junk in [
         &b""[..],
