@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use parla_testkit::caller::{place_call, Action, CallSpec};
+use parla_testkit::servers::openai_stt::MockStt;
 use support::*;
 
 /// Calls placed at once.
@@ -17,28 +18,33 @@ const SEQUENTIAL_PORTS: u16 = 4;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_simultaneous_calls_all_get_the_right_reply() {
     let w = whisper();
-    // One recognizer on 2 cores serves all 50 calls, so transcripts queue up:
-    // give the agent time before its stall fallback, and stagger when callers speak.
-    let config = flow_agent_config(
-        &format!("{}/v1", w.base_url()),
-        "response_timeout_ms = 60000",
+    // One CPU whisper cannot transcribe 50 turns at once on 2 cores (the single-call
+    // tests check recognition of real speech); here an OpenAI-compatible STT
+    // server returns what the callers say, and everything else is real: VAD and
+    // endpointing on the callers' audio, the flow, espeak-ng, RTP both ways.
+    let stt = MockStt::builder()
+        .transcript("I would like to book an appointment.")
+        .start()
+        .unwrap();
+    let parla = Parla::start(
+        &flow_agent_config(&stt.v1_url(), ""),
+        &rtp_range(3, CONCURRENT_CALLS as u16),
     );
-    let parla = Parla::start(&config, &rtp_range(3, CONCURRENT_CALLS as u16));
     let mut calls = Vec::new();
     for i in 0..CONCURRENT_CALLS {
         let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
         spec.from_user = format!("caller{i}");
         spec.answer_timeout = Duration::from_secs(20);
-        spec.max_duration = Duration::from_secs(150);
+        spec.max_duration = Duration::from_secs(120);
         spec.script = vec![
             Action::WaitForAgentSilence {
                 min_silence: Duration::from_millis(900),
                 timeout: Duration::from_secs(40),
             },
-            Action::Wait(Duration::from_millis(500 * i as u64)),
+            Action::Wait(Duration::from_millis(100 * i as u64)),
             Action::Play(utterance("I would like to book an appointment")),
             Action::WaitForAgentSpeech {
-                timeout: Duration::from_secs(90),
+                timeout: Duration::from_secs(30),
             },
             Action::WaitForAgentSilence {
                 min_silence: Duration::from_millis(1200),
@@ -52,6 +58,13 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
     for c in calls {
         outcomes.push(c.await.unwrap().unwrap());
     }
+    parla.wait_idle(Duration::from_secs(10)).await;
+    assert_eq!(
+        stt.requests(),
+        CONCURRENT_CALLS,
+        "one endpointed utterance per call reached STT"
+    );
+    // Transcribe the replies after the load, with the CPU to ourselves.
     let mut wrong = Vec::new();
     for (i, outcome) in outcomes.iter().enumerate() {
         assert_eq!(outcome.final_status, 200, "call {i}: {:?}", outcome.sip_log);
@@ -68,7 +81,7 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
             .unwrap();
         let (which, wer) = best_match(&text, FLOW_REPLIES);
         // Whisper tiny.en on 8 kHz espeak audio garbles a few words ("works best" →
-        // "work fast"); the reply must still match the appointment answer best, by far.
+        // "work fast"); the reply must still match the appointment answer best.
         if which != 0 || wer > 0.65 {
             wrong.push(format!("call {i}: heard {text:?} (wer {wer:.2})"));
         }
@@ -79,7 +92,6 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
         wrong.len(),
         wrong.join("\n")
     );
-    parla.wait_idle(Duration::from_secs(10)).await;
     assert_eq!(
         parla.metric("parla_calls_total").await,
         CONCURRENT_CALLS as f64

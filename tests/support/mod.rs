@@ -60,7 +60,8 @@ static NEXT_RTP_BASE: AtomicU16 = AtomicU16::new(0);
 /// but keep them apart anyway).
 pub fn rtp_range(salt: u16, count: u16) -> String {
     let slot = NEXT_RTP_BASE.fetch_add(1, Ordering::Relaxed);
-    let low = 30000 + salt * 2000 + slot * 400;
+    // Below the kernel's ephemeral range (32768+), where callers' port-0 sockets land.
+    let low = 20000 + salt * 2000 + slot * 400;
     format!("{}-{}", low, low + count * 2 - 1)
 }
 

@@ -155,7 +155,11 @@ impl Call {
             sdp,
             offered_dtmf_pt,
             tx: RtpTx::new(spec.codec, spec.codec.payload_type(), offered_dtmf_pt),
-            rx: RtpRx::new(now, spec.max_duration),
+            rx: {
+                let mut rx = RtpRx::new(now, spec.max_duration);
+                rx.set_record_audio(spec.record_audio);
+                rx
+            },
             ticker: None,
             remote_rtp: None,
             invite_sent: now,
@@ -738,6 +742,10 @@ impl Call {
                 0
             },
             rtp_lost: self.rx.lost(),
+            rtp_reordered: self.rx.reordered(),
+            rtp_jitter_ms: self.rx.jitter_ms(),
+            rtp_jitter_max_ms: self.rx.jitter_max_ms(),
+            agent_speech: self.rx.speech_spans,
             rtp_foreign_dropped: self.rx.foreign,
             ended_by: self.ended_by.unwrap_or(EndedBy::Caller),
             caller_events: self.events,

@@ -225,9 +225,23 @@ pub struct RtpRx {
     pub foreign: u64,
     pub first_voice: Option<Instant>,
     pub last_voice: Option<Instant>,
+    /// The agent's voice activity since `origin`: spans of speech frames
+    /// (start of the first, end of the last), by arrival time; frames at
+    /// most [`SPAN_BRIDGE`] apart belong to one span. Capped at [`MAX_SPANS`].
+    pub speech_spans: Vec<(Duration, Duration)>,
+    /// Keep the PCM timeline (false: only counts, speech spans and stats).
+    record_audio: bool,
+    reordered_closed: u64,
+    jitter_max_ms: f64,
     dtmf: DtmfDecoder,
     decoded: [i16; FRAME],
 }
+
+/// Speech frames this close (arrival to arrival end) form one speech span:
+/// bridges packet-level dropouts and short clipped gaps, not pauses.
+pub const SPAN_BRIDGE: Duration = Duration::from_millis(100);
+/// Cap on the speech spans kept per call.
+pub const MAX_SPANS: usize = 4_096;
 
 /// A packet that lands more than this behind its timestamp-predicted place
 /// re-anchors the stream (the sender paused without advancing its clock).
@@ -254,6 +268,10 @@ impl RtpRx {
             foreign: 0,
             first_voice: None,
             last_voice: None,
+            speech_spans: Vec::new(),
+            record_audio: true,
+            reordered_closed: 0,
+            jitter_max_ms: 0.0,
             dtmf: DtmfDecoder::new(CLOCK_HZ),
             decoded: [0; FRAME],
         }
@@ -280,6 +298,48 @@ impl RtpRx {
         self.anchor = None;
         self.first_voice = None;
         self.last_voice = None;
+        self.speech_spans.clear();
+    }
+
+    /// False: decode only to detect speech; keep no PCM timeline (for load
+    /// tests: a call then costs a few KB instead of 16 KB per second).
+    pub fn set_record_audio(&mut self, record: bool) {
+        self.record_audio = record;
+        if !record {
+            self.timeline = Vec::new();
+        }
+    }
+
+    /// Packets that arrived after one with a higher sequence number (late or
+    /// duplicated), summed over the agent's SSRCs.
+    pub fn reordered(&self) -> u64 {
+        self.reordered_closed + self.stats.reordered()
+    }
+
+    /// RFC 3550 inter-arrival jitter, ms: the highest estimate seen (over
+    /// the agent's SSRCs, sampled at every packet).
+    pub fn jitter_max_ms(&self) -> f64 {
+        self.jitter_max_ms.max(self.stats.jitter_ms())
+    }
+
+    /// RFC 3550 inter-arrival jitter of the current SSRC, ms (the estimate
+    /// at its latest packet).
+    pub fn jitter_ms(&self) -> f64 {
+        self.stats.jitter_ms()
+    }
+
+    fn note_speech(&mut self, now: Instant) {
+        let start = now.saturating_duration_since(self.origin);
+        let end = start + Duration::from_millis(20);
+        if let Some(last) = self.speech_spans.last_mut() {
+            if start <= last.1 + SPAN_BRIDGE {
+                last.1 = last.1.max(end);
+                return;
+            }
+        }
+        if self.speech_spans.len() < MAX_SPANS {
+            self.speech_spans.push((start, end));
+        }
     }
 
     /// Packets lost so far (RFC 3550 A.3, summed over the agent's SSRCs).
@@ -315,6 +375,8 @@ impl RtpRx {
         if self.stats_ssrc != Some(h.ssrc) {
             if self.stats_ssrc.is_some() {
                 self.lost_closed += self.stats.lost().max(0);
+                self.reordered_closed += self.stats.reordered();
+                self.jitter_max_ms = self.jitter_max_ms.max(self.stats.jitter_ms());
             }
             self.stats = RtpStats::new();
             self.stats_ssrc = Some(h.ssrc);
@@ -322,6 +384,7 @@ impl RtpRx {
         let arrival_ms = now.saturating_duration_since(self.origin).as_millis() as u64;
         self.stats
             .on_packet(h.sequence, h.timestamp, arrival_ms, CLOCK_HZ);
+        self.jitter_max_ms = self.jitter_max_ms.max(self.stats.jitter_ms());
 
         if is_event {
             return self.on_event(&h, payload);
@@ -343,12 +406,15 @@ impl RtpRx {
             if rms(frame) >= SPEECH_RMS {
                 voiced = true;
             }
-            write_at(&mut self.timeline, self.cap, pos + off as i64, frame);
+            if self.record_audio {
+                write_at(&mut self.timeline, self.cap, pos + off as i64, frame);
+            }
             off += m;
         }
         if voiced {
             self.first_voice.get_or_insert(now);
             self.last_voice = Some(now);
+            self.note_speech(now);
         }
         RxNote::Nothing
     }
@@ -574,5 +640,45 @@ mod tests {
             RxNote::Nothing
         );
         assert_eq!(rx.lost(), 0);
+    }
+
+    #[test]
+    fn rx_without_audio_keeps_speech_spans_reorder_and_jitter() {
+        let t0 = Instant::now();
+        let mut rx = RtpRx::new(t0, Duration::from_secs(10));
+        rx.set_record_audio(false);
+        rx.set_remote(Some(addr()), G711::Pcmu, 0, 101);
+        let loud = [0x10u8; 160];
+        let quiet = [0xFFu8; 160];
+        // Speech 100-200 ms (seq 5 arrives late, after 6), silence, speech 600-640 ms.
+        let plan: [(u16, u64, &[u8; 160]); 9] = [
+            (0, 0, &quiet),
+            (1, 100, &loud),
+            (2, 120, &loud),
+            (3, 140, &loud),
+            (4, 160, &loud),
+            (6, 180, &loud),
+            (5, 181, &loud),
+            (7, 600, &loud),
+            (8, 620, &loud),
+        ];
+        for (seq, ms, p) in plan {
+            rx.on_datagram(
+                &packet(0, seq, seq as u32 * 160, 9, p),
+                addr(),
+                t0 + Duration::from_millis(ms),
+            );
+        }
+        assert!(rx.timeline.is_empty(), "no PCM kept");
+        assert_eq!(
+            rx.speech_spans,
+            vec![
+                (Duration::from_millis(100), Duration::from_millis(201)),
+                (Duration::from_millis(600), Duration::from_millis(640)),
+            ]
+        );
+        assert_eq!(rx.reordered(), 1);
+        assert_eq!(rx.lost(), 0);
+        assert!(rx.jitter_max_ms() > 0.0);
     }
 }

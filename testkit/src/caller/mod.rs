@@ -95,6 +95,11 @@ pub struct CallSpec {
     /// A script that finishes without `Hangup` waits (up to this) for the
     /// agent's BYE.
     pub max_duration: Duration,
+    /// Keep the agent's audio as PCM ([`CallOutcome::agent_audio`]; 16 KB
+    /// per second of call). False for load: the outcome then has an empty
+    /// `agent_audio` but still [`CallOutcome::agent_speech`] (speech spans
+    /// from per-packet energy) and the RTP statistics. Default true.
+    pub record_audio: bool,
 }
 
 impl CallSpec {
@@ -111,6 +116,7 @@ impl CallSpec {
             script: Vec::new(),
             answer_timeout: Duration::from_secs(10),
             max_duration: Duration::from_secs(60),
+            record_audio: true,
         }
     }
 }
@@ -179,9 +185,21 @@ pub struct CallOutcome {
     pub caller_events: Vec<(Duration, String)>,
     /// ACK sent → first agent packet with speech-level energy.
     pub first_agent_audio: Option<Duration>,
+    /// The agent's speech, as `(start, end)` spans since the 200 arrived, by
+    /// packet arrival: a span is a run of speech-level packets (see
+    /// [`media::SPEECH_RMS`]) less than [`media::SPAN_BRIDGE`] apart. Kept
+    /// whether or not [`CallSpec::record_audio`] is set.
+    pub agent_speech: Vec<(Duration, Duration)>,
     pub rtp_packets_received: u64,
     pub rtp_packets_sent: u64,
     pub rtp_lost: u64,
+    /// Agent packets that arrived after one with a higher sequence number.
+    pub rtp_reordered: u64,
+    /// RFC 3550 inter-arrival jitter of the agent's stream at the end of the
+    /// call, ms.
+    pub rtp_jitter_ms: f64,
+    /// The highest jitter estimate during the call, ms.
+    pub rtp_jitter_max_ms: f64,
     pub rtp_foreign_dropped: u64,
     pub ended_by: EndedBy,
     /// First line of every SIP message, `> ` sent / `< ` received.
@@ -195,6 +213,28 @@ impl CallOutcome {
             .iter()
             .find(|(_, e)| e == what)
             .map(|(t, _)| *t)
+    }
+
+    /// The first agent speech span starting at or after `t` (since the 200).
+    pub fn agent_speech_after(&self, t: Duration) -> Option<(Duration, Duration)> {
+        self.agent_speech.iter().copied().find(|(s, _)| *s >= t)
+    }
+
+    /// When the agent fell silent after talking at `t`: the end of the
+    /// speech that was going on at `t`, joining spans less than `bridge`
+    /// apart. `None` when the agent was not speaking at `t` (within
+    /// `bridge`).
+    pub fn agent_silent_after(&self, t: Duration, bridge: Duration) -> Option<Duration> {
+        let mut i = self
+            .agent_speech
+            .iter()
+            .position(|(s, e)| *s <= t + bridge && *e + bridge >= t)?;
+        while i + 1 < self.agent_speech.len()
+            && self.agent_speech[i + 1].0 <= self.agent_speech[i].1 + bridge
+        {
+            i += 1;
+        }
+        Some(self.agent_speech[i].1)
     }
 
     /// The agent audio between two times since the 200 (clipped).

@@ -24,7 +24,7 @@
 //!   `UtteranceEnd` after `utterance_end_ms` of silence;
 //! - no audio nor message for 10 s (configurable): closed with 1011 `NET-0001`.
 
-use super::{lock, random_hex, spawn_tokio, uuid_v4, ServerHandle, Shared};
+use super::{lock, random_hex, spawn_tokio_on, uuid_v4, Delay, ServerHandle, Shared};
 use crate::speech::{rms_dbfs, Whisper};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -116,10 +116,35 @@ impl DeepgramConnection {
     }
 }
 
+/// Who turns a segment's audio into text.
+#[derive(Debug, Clone)]
+enum Recognizer {
+    /// A real recognizer (an OpenAI-compatible transcription server).
+    Whisper(Whisper),
+    /// For load: always this transcript; finals after a drawn delay.
+    Fixed { text: String, delay: Delay },
+}
+
+impl Recognizer {
+    async fn transcribe(&self, pcm: &[i16], rate: u32, is_final: bool) -> anyhow::Result<String> {
+        match self {
+            Recognizer::Whisper(w) => w.transcribe(pcm, rate).await,
+            Recognizer::Fixed { text, delay } => {
+                if is_final {
+                    tokio::time::sleep(delay.sample()).await;
+                }
+                Ok(text.clone())
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Config {
     api_key: Option<String>,
-    recognizer: Whisper,
+    recognizer: Recognizer,
+    listen: Option<std::net::SocketAddr>,
+    record_audio: bool,
     interim_every: Duration,
     idle_timeout: Duration,
     min_endpointing: Duration,
@@ -172,13 +197,27 @@ impl MockDeepgramBuilder {
         self
     }
 
+    /// Listen here instead of `127.0.0.1:0`.
+    pub fn listen(mut self, addr: std::net::SocketAddr) -> Self {
+        self.config.listen = Some(addr);
+        self
+    }
+
+    /// Keep the received audio in [`DeepgramConnection::audio`] and the sent
+    /// messages in `sent` (default true; false for load).
+    pub fn record_audio(mut self, on: bool) -> Self {
+        self.config.record_audio = on;
+        self
+    }
+
     pub fn start(self) -> anyhow::Result<MockDeepgram> {
+        let listen = self.config.listen;
         let state = Arc::new(Mutex::new(State {
             config: self.config,
             connections: Vec::new(),
         }));
         let st = state.clone();
-        let handle = spawn_tokio("deepgram", move |listener| async move {
+        let handle = spawn_tokio_on("deepgram", listen, move |listener| async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -201,10 +240,27 @@ impl MockDeepgram {
     /// A builder whose recognition is done by the transcription server at
     /// `recognizer` (see [`Whisper::shared`]).
     pub fn builder(recognizer: Whisper) -> MockDeepgramBuilder {
+        Self::builder_with(Recognizer::Whisper(recognizer))
+    }
+
+    /// A builder whose every final result is `transcript`, sent `delay`
+    /// after the end of speech is detected (endpointing) or `Finalize`
+    /// arrives; interim results carry it too, at once. No recognizer needed:
+    /// for load tests.
+    pub fn builder_fixed(transcript: impl Into<String>, delay: Delay) -> MockDeepgramBuilder {
+        Self::builder_with(Recognizer::Fixed {
+            text: transcript.into(),
+            delay,
+        })
+    }
+
+    fn builder_with(recognizer: Recognizer) -> MockDeepgramBuilder {
         MockDeepgramBuilder {
             config: Config {
                 api_key: None,
                 recognizer,
+                listen: None,
+                record_audio: true,
                 interim_every: Duration::from_secs(1),
                 idle_timeout: Duration::from_secs(10),
                 min_endpointing: Duration::from_millis(200),
@@ -578,6 +634,7 @@ struct Conn {
     >,
     state: Shared<State>,
     index: usize,
+    record_all: bool,
 }
 
 impl Conn {
@@ -587,7 +644,9 @@ impl Conn {
 
     async fn send(&mut self, msg: Value) -> bool {
         let text = msg.to_string();
-        self.record(|c| c.sent.push(msg));
+        if self.record_all {
+            self.record(|c| c.sent.push(msg));
+        }
         self.sink.send(Message::text(text)).await.is_ok()
     }
 
@@ -689,6 +748,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Shared<State>) {
         sink,
         state: state.clone(),
         index,
+        record_all: config.record_audio,
     };
     let mut s = Session {
         params,
@@ -750,10 +810,13 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Shared<State>) {
             }
             Message::Binary(data) => {
                 let samples = decode_audio(s.params.encoding, s.params.channels, &data, &mut carry);
+                let keep = conn.record_all;
                 conn.record(|c| {
                     c.audio_frames += 1;
                     c.audio_bytes += data.len();
-                    c.audio.extend_from_slice(&samples);
+                    if keep {
+                        c.audio.extend_from_slice(&samples);
+                    }
                 });
                 for sample in samples {
                     s.total += 1;
@@ -788,7 +851,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Shared<State>) {
                     let recognizer = config.recognizer.clone();
                     let tx = interim_tx.clone();
                     tokio::task::spawn_local(async move {
-                        let text = recognizer.transcribe(&pcm, rate).await;
+                        let text = recognizer.transcribe(&pcm, rate, false).await;
                         let _ = tx.send(Interim {
                             generation,
                             start,
@@ -936,7 +999,7 @@ async fn finalize(
         match s
             .config
             .recognizer
-            .transcribe(&pcm, s.params.sample_rate)
+            .transcribe(&pcm, s.params.sample_rate, true)
             .await
         {
             Ok(t) => t,

@@ -10,10 +10,12 @@
 
 pub mod deepgram;
 pub mod openai_llm;
+pub mod openai_stt;
 pub mod openai_tts;
 
 pub use deepgram::{DeepgramConnection, MockDeepgram, MockDeepgramBuilder};
 pub use openai_llm::{LlmRule, MockLlm, MockLlmBuilder, Reply, ToolCall};
+pub use openai_stt::{MockStt, MockSttBuilder};
 pub use openai_tts::{MockTts, MockTtsBuilder};
 
 use std::net::{SocketAddr, TcpListener};
@@ -25,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct ServerHandle {
     base_url: String,
     addr: SocketAddr,
-    stop: Option<Box<dyn FnOnce() + Send>>,
+    stop: Option<Box<dyn FnOnce() + Send + Sync>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -112,6 +114,34 @@ impl RecordedRequest {
     }
 }
 
+/// A latency a mock injects, drawn anew for every request (or token) from
+/// whatever the closure does: a fixed value, a seeded random distribution,
+/// and it may record what it drew (the load harness's provider simulators
+/// report their injected latencies this way).
+#[derive(Clone)]
+pub struct Delay(Arc<dyn Fn() -> std::time::Duration + Send + Sync>);
+
+impl Delay {
+    pub fn new(f: impl Fn() -> std::time::Duration + Send + Sync + 'static) -> Self {
+        Delay(Arc::new(f))
+    }
+
+    pub fn fixed(d: std::time::Duration) -> Self {
+        Delay::new(move || d)
+    }
+
+    /// Draws one delay.
+    pub fn sample(&self) -> std::time::Duration {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Delay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Delay(..)")
+    }
+}
+
 /// The fault a mock HTTP provider injects into its responses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Fault {
@@ -126,7 +156,12 @@ pub enum Fault {
 
 /// Binds `127.0.0.1:0`.
 fn bind_loopback() -> anyhow::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    bind_at("127.0.0.1:0".parse().expect("loopback address"))
+}
+
+fn bind_at(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    use anyhow::Context as _;
+    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     Ok((listener, addr))
 }
@@ -137,7 +172,22 @@ fn spawn_actix<F>(name: &str, configure: F) -> anyhow::Result<ServerHandle>
 where
     F: Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + Clone + 'static,
 {
-    let (listener, addr) = bind_loopback()?;
+    spawn_actix_on(name, None, configure)
+}
+
+/// [`spawn_actix`] on a chosen address (`None`: `127.0.0.1:0`).
+pub(crate) fn spawn_actix_on<F>(
+    name: &str,
+    addr: Option<SocketAddr>,
+    configure: F,
+) -> anyhow::Result<ServerHandle>
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + Clone + 'static,
+{
+    let (listener, addr) = match addr {
+        Some(a) => bind_at(a)?,
+        None => bind_loopback()?,
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("mock-{name}"))
@@ -181,12 +231,29 @@ where
 /// Runs a tokio accept loop on its own thread (current-thread runtime) on a
 /// fresh loopback port. `serve` gets the listener and runs until stopped;
 /// every task it spawned dies with the runtime.
+#[allow(dead_code)]
 fn spawn_tokio<F, Fut>(name: &str, serve: F) -> anyhow::Result<ServerHandle>
 where
     F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + 'static,
 {
-    let (listener, addr) = bind_loopback()?;
+    spawn_tokio_on(name, None, serve)
+}
+
+/// [`spawn_tokio`] on a chosen address (`None`: `127.0.0.1:0`).
+fn spawn_tokio_on<F, Fut>(
+    name: &str,
+    addr: Option<SocketAddr>,
+    serve: F,
+) -> anyhow::Result<ServerHandle>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let (listener, addr) = match addr {
+        Some(a) => bind_at(a)?,
+        None => bind_loopback()?,
+    };
     listener.set_nonblocking(true)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -230,6 +297,71 @@ where
         })),
         thread: Some(thread),
     })
+}
+
+/// The three OpenAI-compatible mocks on one port, as one provider base URL
+/// (`http://ADDR/v1`) serves chat completions, speech and transcriptions.
+pub struct OpenAiSuite {
+    pub llm: MockLlm,
+    pub tts: MockTts,
+    pub stt: MockStt,
+    handle: Arc<ServerHandle>,
+}
+
+impl OpenAiSuite {
+    /// Starts the LLM, TTS and STT mocks in one HTTP server at `addr`
+    /// (`None`: `127.0.0.1:0`), plus whatever routes `extra` adds (e.g. a
+    /// stats endpoint).
+    pub fn start<F>(
+        addr: Option<SocketAddr>,
+        llm: MockLlmBuilder,
+        tts: MockTtsBuilder,
+        stt: MockSttBuilder,
+        extra: F,
+    ) -> anyhow::Result<OpenAiSuite>
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Send + Sync + Clone + 'static,
+    {
+        let (llm_state, llm_routes) = llm.into_routes();
+        let (tts_state, tts_routes) = tts.into_routes();
+        let (stt_state, stt_routes) = stt.into_routes();
+        let handle = Arc::new(spawn_actix_on("openai", addr, move |cfg| {
+            llm_routes(cfg);
+            tts_routes(cfg);
+            stt_routes(cfg);
+            extra(cfg);
+            cfg.default_service(actix_web::web::to(suite_not_found));
+        })?);
+        Ok(OpenAiSuite {
+            llm: MockLlmBuilder::attach(llm_state, handle.clone()),
+            tts: MockTtsBuilder::attach(tts_state, handle.clone()),
+            stt: MockSttBuilder::attach(stt_state, handle.clone()),
+            handle,
+        })
+    }
+
+    /// `http://ADDR` (no `/v1`).
+    pub fn base_url(&self) -> &str {
+        self.handle.base_url()
+    }
+
+    /// `http://ADDR/v1`: the OpenAI base URL for all three APIs.
+    pub fn v1_url(&self) -> String {
+        format!("{}/v1", self.handle.base_url())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.addr()
+    }
+}
+
+async fn suite_not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    openai_error(
+        404,
+        &format!("Invalid URL ({} {})", req.method(), req.path()),
+        "invalid_request_error",
+        None,
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -22,7 +22,7 @@
 
 use super::{
     channel_body, check_openai_auth, header_pairs, lock, openai_error, openai_fault_response,
-    random_hex, spawn_actix, unix_now, Fault, RecordedRequest, ServerHandle, Shared,
+    random_hex, spawn_actix, unix_now, Delay, Fault, RecordedRequest, ServerHandle, Shared,
 };
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -128,11 +128,16 @@ struct Config {
     api_key: Option<String>,
     first_token: Duration,
     inter_token: Duration,
+    /// Drawn per request / per chunk instead of the fixed values when set.
+    first_token_delay: Option<Delay>,
+    inter_token_delay: Option<Delay>,
+    /// Requests kept in `requests` (later ones are answered, not kept).
+    record_limit: usize,
     fault: Fault,
 }
 
 #[derive(Debug)]
-struct State {
+pub(crate) struct State {
     config: Config,
     requests: Vec<RecordedRequest>,
     completed_streams: usize,
@@ -154,6 +159,9 @@ impl Default for MockLlmBuilder {
                 api_key: None,
                 first_token: Duration::ZERO,
                 inter_token: Duration::ZERO,
+                first_token_delay: None,
+                inter_token_delay: None,
+                record_limit: usize::MAX,
                 fault: Fault::None,
             },
         }
@@ -206,7 +214,46 @@ impl MockLlmBuilder {
         self
     }
 
+    /// Time to first token drawn from `delay` for every request (overrides
+    /// [`Self::first_token_ms`]).
+    pub fn first_token_delay(mut self, delay: Delay) -> Self {
+        self.config.first_token_delay = Some(delay);
+        self
+    }
+
+    /// Delay between streamed chunks drawn from `delay` for every chunk
+    /// (overrides [`Self::inter_token_ms`]).
+    pub fn inter_token_delay(mut self, delay: Delay) -> Self {
+        self.config.inter_token_delay = Some(delay);
+        self
+    }
+
+    /// Keep at most `n` requests in [`MockLlm::requests`] (for load: the
+    /// default keeps all).
+    pub fn record_limit(mut self, n: usize) -> Self {
+        self.config.record_limit = n;
+        self
+    }
+
     pub fn start(self) -> anyhow::Result<MockLlm> {
+        let (state, routes) = self.into_routes();
+        let handle = spawn_actix("llm", move |cfg| {
+            routes(cfg);
+            cfg.default_service(web::to(not_found));
+        })?;
+        Ok(MockLlm {
+            handle: Arc::new(handle),
+            state,
+        })
+    }
+
+    /// The state and the routes, for mounting in a shared app.
+    pub(crate) fn into_routes(
+        self,
+    ) -> (
+        Shared<State>,
+        impl Fn(&mut web::ServiceConfig) + Send + Sync + Clone + 'static,
+    ) {
         let state = Arc::new(Mutex::new(State {
             config: self.config,
             requests: Vec::new(),
@@ -214,19 +261,25 @@ impl MockLlmBuilder {
             disconnects: 0,
         }));
         let data = web::Data::from(state.clone());
-        let handle = spawn_actix("llm", move |cfg| {
-            cfg.app_data(data.clone())
-                .app_data(web::PayloadConfig::new(32 * 1024 * 1024))
-                .route("/v1/chat/completions", web::post().to(chat_completions))
-                .default_service(web::to(not_found));
-        })?;
-        Ok(MockLlm { handle, state })
+        let routes = move |cfg: &mut web::ServiceConfig| {
+            cfg.service(
+                web::resource("/v1/chat/completions")
+                    .app_data(data.clone())
+                    .app_data(web::PayloadConfig::new(32 * 1024 * 1024))
+                    .route(web::post().to(chat_completions)),
+            );
+        };
+        (state, routes)
+    }
+
+    pub(crate) fn attach(state: Shared<State>, handle: Arc<ServerHandle>) -> MockLlm {
+        MockLlm { handle, state }
     }
 }
 
 /// A running local OpenAI Chat Completions server. Stops on drop.
 pub struct MockLlm {
-    handle: ServerHandle,
+    handle: Arc<ServerHandle>,
     state: Shared<State>,
 }
 
@@ -253,7 +306,7 @@ impl MockLlm {
         &self.handle
     }
 
-    /// Every request received so far, oldest first.
+    /// Every request received so far (up to the record limit), oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).requests.clone()
     }
@@ -436,7 +489,11 @@ async fn chat_completions(
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let config = lock(&state).config.clone();
     let record = |status: u16| {
-        lock(&state).requests.push(RecordedRequest {
+        let mut st = lock(&state);
+        if st.requests.len() >= st.config.record_limit {
+            return;
+        }
+        st.requests.push(RecordedRequest {
             method: req.method().to_string(),
             path: req.path().to_string(),
             headers: header_pairs(&req),
@@ -510,9 +567,17 @@ async fn chat_completions(
     let created = unix_now();
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
 
+    let first_token = config
+        .first_token_delay
+        .as_ref()
+        .map_or(config.first_token, Delay::sample);
     if !stream {
         let n_tokens = tokens(reply.text.as_deref().unwrap_or("")).len() as u32;
-        tokio::time::sleep(config.first_token + config.inter_token * n_tokens).await;
+        let between: Duration = match &config.inter_token_delay {
+            Some(d) => (0..n_tokens).map(|_| d.sample()).sum(),
+            None => config.inter_token * n_tokens,
+        };
+        tokio::time::sleep(first_token + between).await;
         let mut message = json!({"role": "assistant", "content": reply.text, "refusal": null});
         if !reply.tool_calls.is_empty() {
             message["tool_calls"] = reply
@@ -611,7 +676,7 @@ async fn chat_completions(
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let mut all_sent = tokio::select! {
-            _ = tokio::time::sleep(config.first_token) => true,
+            _ = tokio::time::sleep(first_token) => true,
             _ = tx.closed() => false,
         };
         let last = events.len() - 1;
@@ -619,9 +684,13 @@ async fn chat_completions(
             if !all_sent {
                 break;
             }
-            if i > 0 && i < last && !config.inter_token.is_zero() {
+            let gap = config
+                .inter_token_delay
+                .as_ref()
+                .map_or(config.inter_token, Delay::sample);
+            if i > 0 && i < last && !gap.is_zero() {
                 tokio::select! {
-                    _ = tokio::time::sleep(config.inter_token) => {}
+                    _ = tokio::time::sleep(gap) => {}
                     _ = tx.closed() => { all_sent = false; break; }
                 }
             }

@@ -9,15 +9,21 @@
 
 use super::{
     channel_body, check_openai_auth, header_pairs, lock, openai_error, openai_fault_response,
-    spawn_actix, Fault, LinearResampler, RecordedRequest, ServerHandle, Shared,
+    spawn_actix, Delay, Fault, LinearResampler, RecordedRequest, ServerHandle, Shared,
 };
 use crate::speech::{parse_wav_header, EspeakOptions};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
+
+/// Rendered audio (24 kHz s16le bytes) per (input, words per minute).
+type AudioCache = HashMap<(String, u32), Arc<tokio::sync::OnceCell<Bytes>>>;
+/// Bytes per streamed chunk of cached audio (100 ms at 24 kHz).
+const CACHED_CHUNK_BYTES: usize = 4_800;
 
 /// The sample rate of OpenAI's `pcm` output.
 pub const TTS_SAMPLE_RATE: u32 = 24_000;
@@ -32,16 +38,23 @@ const MAX_INPUT_CHARS: usize = 4096;
 struct Config {
     api_key: Option<String>,
     first_byte: Duration,
+    /// Drawn per request instead of `first_byte` when set.
+    first_byte_delay: Option<Delay>,
+    /// Render each distinct input once and stream it from memory.
+    cache_audio: bool,
+    record_limit: usize,
     fault: Fault,
     espeak: EspeakOptions,
 }
 
 #[derive(Debug)]
-struct State {
+pub(crate) struct State {
     config: Config,
     requests: Vec<RecordedRequest>,
     completed: usize,
     disconnects: usize,
+    cache: AudioCache,
+    renders: usize,
 }
 
 /// Builds a [`MockTts`].
@@ -56,6 +69,9 @@ impl Default for MockTtsBuilder {
             config: Config {
                 api_key: None,
                 first_byte: Duration::ZERO,
+                first_byte_delay: None,
+                cache_audio: false,
+                record_limit: usize::MAX,
                 fault: Fault::None,
                 espeak: EspeakOptions::default(),
             },
@@ -87,27 +103,74 @@ impl MockTtsBuilder {
         self
     }
 
+    /// Time to first byte drawn from `delay` for every request (overrides
+    /// [`Self::first_byte_ms`]).
+    pub fn first_byte_delay(mut self, delay: Delay) -> Self {
+        self.config.first_byte_delay = Some(delay);
+        self
+    }
+
+    /// Render each distinct input (and speed) with espeak-ng once, keep it,
+    /// and stream later requests for it from memory in 100 ms chunks (for
+    /// load: 1,000 calls do not start 1,000 espeak-ng processes).
+    pub fn cache_audio(mut self, on: bool) -> Self {
+        self.config.cache_audio = on;
+        self
+    }
+
+    /// Keep at most `n` requests in [`MockTts::requests`].
+    pub fn record_limit(mut self, n: usize) -> Self {
+        self.config.record_limit = n;
+        self
+    }
+
     pub fn start(self) -> anyhow::Result<MockTts> {
+        let (state, routes) = self.into_routes();
+        let handle = spawn_actix("tts", move |cfg| {
+            routes(cfg);
+            cfg.default_service(web::to(not_found));
+        })?;
+        Ok(MockTts {
+            handle: Arc::new(handle),
+            state,
+        })
+    }
+
+    /// The state and the routes, for mounting in a shared app.
+    pub(crate) fn into_routes(
+        self,
+    ) -> (
+        Shared<State>,
+        impl Fn(&mut web::ServiceConfig) + Send + Sync + Clone + 'static,
+    ) {
         let state = Arc::new(Mutex::new(State {
             config: self.config,
             requests: Vec::new(),
             completed: 0,
             disconnects: 0,
+            cache: HashMap::new(),
+            renders: 0,
         }));
         let data = web::Data::from(state.clone());
-        let handle = spawn_actix("tts", move |cfg| {
-            cfg.app_data(data.clone())
-                .app_data(web::PayloadConfig::new(1024 * 1024))
-                .route("/v1/audio/speech", web::post().to(speech))
-                .default_service(web::to(not_found));
-        })?;
-        Ok(MockTts { handle, state })
+        let routes = move |cfg: &mut web::ServiceConfig| {
+            cfg.service(
+                web::resource("/v1/audio/speech")
+                    .app_data(data.clone())
+                    .app_data(web::PayloadConfig::new(1024 * 1024))
+                    .route(web::post().to(speech)),
+            );
+        };
+        (state, routes)
+    }
+
+    pub(crate) fn attach(state: Shared<State>, handle: Arc<ServerHandle>) -> MockTts {
+        MockTts { handle, state }
     }
 }
 
 /// A running local OpenAI text-to-speech server. Stops on drop.
 pub struct MockTts {
-    handle: ServerHandle,
+    handle: Arc<ServerHandle>,
     state: Shared<State>,
 }
 
@@ -172,6 +235,17 @@ impl MockTts {
 
     pub fn set_first_byte_ms(&self, ms: u64) {
         lock(&self.state).config.first_byte = Duration::from_millis(ms);
+    }
+
+    /// espeak-ng runs done for cached audio (one per distinct input).
+    pub fn renders(&self) -> usize {
+        lock(&self.state).renders
+    }
+
+    /// [`Self::renders`] as a function that outlives a borrow of the mock.
+    pub fn renders_handle(&self) -> Arc<dyn Fn() -> usize + Send + Sync> {
+        let state = self.state.clone();
+        Arc::new(move || lock(&state).renders)
     }
 }
 
@@ -253,7 +327,11 @@ async fn speech(req: HttpRequest, raw: web::Bytes, state: web::Data<Mutex<State>
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let config = lock(&state).config.clone();
     let record = |status: u16| {
-        lock(&state).requests.push(RecordedRequest {
+        let mut st = lock(&state);
+        if st.requests.len() >= st.config.record_limit {
+            return;
+        }
+        st.requests.push(RecordedRequest {
             method: req.method().to_string(),
             path: req.path().to_string(),
             headers: header_pairs(&req),
@@ -293,12 +371,66 @@ async fn speech(req: HttpRequest, raw: web::Bytes, state: web::Data<Mutex<State>
         Fault::None => {}
     }
     record(200);
-    tokio::time::sleep(config.first_byte).await;
+    let first_byte = config
+        .first_byte_delay
+        .as_ref()
+        .map_or(config.first_byte, Delay::sample);
+    tokio::time::sleep(first_byte).await;
 
     let mut espeak = config.espeak.clone();
     espeak.words_per_minute =
         ((espeak.words_per_minute as f64 * sr.speed).round() as u32).clamp(80, 450);
     let state = state.into_inner();
+
+    if config.cache_audio {
+        let cell = lock(&state)
+            .cache
+            .entry((sr.input.clone(), espeak.words_per_minute))
+            .or_default()
+            .clone();
+        let rendered = cell
+            .get_or_try_init(|| async {
+                lock(&state).renders += 1;
+                render_pcm(&sr.input, &espeak).await
+            })
+            .await;
+        let pcm = match rendered {
+            Ok(b) => b.clone(),
+            Err(e) => {
+                tracing::warn!("mock tts: synthesis failed: {e:#}");
+                return openai_fault_response(500);
+            }
+        };
+        if sr.format == "wav" {
+            lock(&state).completed += 1;
+            let samples = crate::speech::le_bytes_to_i16(&pcm);
+            return HttpResponse::Ok()
+                .content_type("audio/wav")
+                .body(crate::speech::wav_bytes(&samples, TTS_SAMPLE_RATE));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        actix_web::rt::spawn(async move {
+            let mut off = 0;
+            let mut sent_all = true;
+            while off < pcm.len() {
+                let end = (off + CACHED_CHUNK_BYTES).min(pcm.len());
+                if tx.send(pcm.slice(off..end)).await.is_err() {
+                    sent_all = false;
+                    break;
+                }
+                off = end;
+            }
+            let mut s = lock(&state);
+            if sent_all {
+                s.completed += 1;
+            } else {
+                s.disconnects += 1;
+            }
+        });
+        return HttpResponse::Ok()
+            .content_type("audio/pcm")
+            .streaming(channel_body(rx));
+    }
 
     if sr.format == "wav" {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
@@ -330,6 +462,24 @@ async fn speech(req: HttpRequest, raw: web::Bytes, state: web::Data<Mutex<State>
     HttpResponse::Ok()
         .content_type("audio/pcm")
         .streaming(channel_body(rx))
+}
+
+/// The whole 24 kHz s16le rendering of `text`.
+async fn render_pcm(text: &str, opts: &EspeakOptions) -> anyhow::Result<Bytes> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let (text, opts2) = (text.to_string(), opts.clone());
+    let producer = async move { synthesize(&text, &opts2, tx).await };
+    let consumer = async {
+        let mut pcm: Vec<u8> = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            pcm.extend_from_slice(&chunk);
+        }
+        pcm
+    };
+    let (done, pcm) = futures::join!(producer, consumer);
+    done?;
+    anyhow::ensure!(!pcm.is_empty(), "espeak-ng produced no audio");
+    Ok(Bytes::from(pcm))
 }
 
 /// Runs espeak-ng and sends its audio, resampled to 24 kHz s16le, through
