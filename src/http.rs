@@ -21,9 +21,56 @@ async fn healthz() -> HttpResponse {
 async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
     let mut out = String::with_capacity(4096);
     render_prometheus(&state.latency, &state.counters, &mut out);
+    render_process_metrics(&mut out);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out)
+}
+
+/// Appends the standard Prometheus process metrics (`process_cpu_seconds_total`,
+/// `process_resident_memory_bytes`, `process_open_fds`) read from `/proc/self`
+/// (Linux; nothing is written where `/proc` is unavailable).
+fn render_process_metrics(out: &mut String) {
+    use std::fmt::Write as _;
+    // /proc/self/stat: fields 14 and 15 are utime and stime in clock ticks
+    // (proc(5)); the command name (field 2) may hold spaces, so split after ')'.
+    let ticks_per_sec = 100.0; // USER_HZ, 100 on every Linux ABI Parla targets
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        // After ')', index 0 is field 3 (state): utime = field 14 → index 11.
+        if let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) {
+            if let (Ok(u), Ok(s)) = (u.parse::<f64>(), s.parse::<f64>()) {
+                let _ = writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.");
+                let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
+                let _ = writeln!(out, "process_cpu_seconds_total {}", (u + s) / ticks_per_sec);
+            }
+        }
+    }
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
+        if let Some(pages) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory size in bytes."
+            );
+            let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
+            let _ = writeln!(out, "process_resident_memory_bytes {}", pages * 4096);
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let _ = writeln!(
+            out,
+            "# HELP process_open_fds Number of open file descriptors."
+        );
+        let _ = writeln!(out, "# TYPE process_open_fds gauge");
+        let _ = writeln!(out, "process_open_fds {}", fds.count());
+    }
 }
 
 /// Binds the HTTP server (port 0 picks a free port) and returns it with its address.

@@ -19,6 +19,10 @@ async fn sigterm_drains_active_calls_and_refuses_new_ones() {
         .await
         .unwrap();
     assert!(health.status().is_success());
+    // Standard process metrics for dashboards and the load harness.
+    let rss = parla.metric("process_resident_memory_bytes").await;
+    assert!(rss > 1_000_000.0 && rss < 2_000_000_000.0, "RSS {rss}");
+    assert!(parla.metric("process_open_fds").await >= 3.0);
 
     // A call in progress when SIGTERM arrives.
     let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
@@ -32,6 +36,10 @@ async fn sigterm_drains_active_calls_and_refuses_new_ones() {
     let active = tokio::spawn(place_call(spec));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(parla.metric("parla_calls_active").await, 1.0);
+    assert!(
+        parla.metric("process_cpu_seconds_total").await > 0.0,
+        "started up and ran a call"
+    );
     let pid = parla.pid();
     std::process::Command::new("kill")
         .args(["-15", &pid.to_string()])
