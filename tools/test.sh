@@ -10,9 +10,10 @@ ROOT=$PWD
 ./tools/install-deps.sh
 
 # One shared local whisper recognizer (OpenAI-compatible API) for every test.
-WHISPER_PORT="${PARLA_TEST_WHISPER_PORT:-9311}"
+# A free port, so a recognizer left over from an interrupted run cannot get in the way.
+WHISPER_PORT="${PARLA_TEST_WHISPER_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 if [ -z "${PARLA_TEST_WHISPER_URL:-}" ]; then
-  HF_HUB_OFFLINE=1 .venv/bin/python tools/whisper_server.py --host 127.0.0.1 --port "$WHISPER_PORT" \
+  HF_HUB_OFFLINE=1 .venv/bin/python tools/whisper_server.py --host 127.0.0.1 --port "$WHISPER_PORT" --parent-pid $$ \
     >"${TMPDIR:-/tmp}/parla-test-whisper.log" 2>&1 &
   WHISPER_PID=$!
   trap 'kill $WHISPER_PID 2>/dev/null || true' EXIT
