@@ -62,7 +62,7 @@ pub struct Dialog {
     pub state: DialogState,
 }
 
-fn header_value<'a>(req: &'a Request, pick: fn(&Header) -> bool) -> Option<&'a str> {
+fn header_value(req: &Request, pick: fn(&Header) -> bool) -> Option<&str> {
     req.headers.iter().find(|h| pick(h)).map(|h| h.value())
 }
 

@@ -26,6 +26,7 @@ async fn server() -> (SipServer, mpsc::Receiver<IncomingCall>) {
     SipServer::bind(config).await.expect("bind")
 }
 
+#[allow(clippy::too_many_arguments)] // a test helper mirroring the header fields
 fn request(
     method: &str,
     transport: &str,

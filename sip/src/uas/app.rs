@@ -234,7 +234,7 @@ impl UasCore {
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
-        if !c.app_deadline.is_some_and(|d| now >= d) {
+        if c.app_deadline.is_none_or(|d| now < d) {
             return;
         }
         c.app_deadline = None;

@@ -8,6 +8,7 @@ use super::{CallKey, SessionDescription, Transport};
 /// either [`CallEvent::Cancelled`] or [`CallEvent::Terminated`], exactly
 /// once.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one event per signalling change, not per packet
 pub enum CallEvent {
     /// The ACK for our 2xx arrived: the call is up (RFC 3261 §13.3.1.4).
     Confirmed,

@@ -365,11 +365,7 @@ impl UasCore {
         let Some(call) = self.calls.get_mut(&ck) else {
             return;
         };
-        if !call
-            .ok_retransmit
-            .as_ref()
-            .is_some_and(|o| o.cseq() == cseq)
-        {
+        if call.ok_retransmit.as_ref().is_none_or(|o| o.cseq() != cseq) {
             return; // retransmitted or stale ACK
         }
         call.ok_retransmit = None;

@@ -675,6 +675,8 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Shared<State>) {
     let mut params: Option<Params> = None;
     let rid = request_id.clone();
     let st = state.clone();
+    // The Err type is tungstenite's handshake callback contract.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         let query = parse_query(req.uri().query());
         let headers = req

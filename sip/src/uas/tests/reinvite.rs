@@ -61,12 +61,10 @@ fn reinvite_hold_is_offered_to_app_and_answered_recvonly() {
     let out = h.send(&Msg::in_dialog(&inv, "ACK", &tag, 2, "z9hG4bK-ack2").render());
     assert!(out.is_empty(), "re-INVITE ACK produces no event");
     assert!(transmits(&h.advance(Duration::from_secs(40))).is_empty());
-    assert_eq!(
-        h.core
-            .answer_reinvite(h.now, call, HOLD_ANSWER.into())
-            .is_err(),
-        true
-    );
+    assert!(h
+        .core
+        .answer_reinvite(h.now, call, HOLD_ANSWER.into())
+        .is_err());
 }
 
 #[test]
