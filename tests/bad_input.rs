@@ -109,11 +109,7 @@ fn satisfies(token: &str, got: &[(u16, String)]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc4475_torture_messages_are_handled_as_the_rfc_expects() {
-    let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(4, 40),
-    );
+    let parla = start_flow_agent("", &rtp_range(4, 40));
     let index = std::fs::read_to_string(torture_dir().join("index.tsv"))
         .expect("../shared/rfc4475/index.tsv");
     // One socket per sent-by port, so responses routed by Via reach us.
@@ -160,7 +156,7 @@ async fn rfc4475_torture_messages_are_handled_as_the_rfc_expects() {
         .await
         .unwrap();
     assert!(health.status().is_success());
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let mut spec = call_to(&parla);
     spec.script = vec![
         Action::WaitForAgentSpeech {
             timeout: Duration::from_secs(5),
@@ -203,12 +199,8 @@ async fn no_common_codec_gets_488_and_unknown_destination_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_before_answer_gets_487_and_frees_the_call() {
-    let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), "answer_delay_ms = 3000"),
-        &rtp_range(4, 10),
-    );
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let parla = start_flow_agent("answer_delay_ms = 3000", &rtp_range(4, 10));
+    let mut spec = call_to(&parla);
     spec.script = vec![Action::Wait(Duration::from_millis(500)), Action::Cancel];
     let outcome = place_call(spec).await.unwrap();
     assert_eq!(outcome.final_status, 487, "{:#?}", outcome.sip_log);
@@ -237,12 +229,9 @@ async fn rtp_from_a_foreign_source_and_garbage_are_ignored() {
     );
     let target = SocketAddr::from(([127, 0, 0, 1], rtp_port));
 
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let mut spec = call_to(&parla);
     spec.script = vec![
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(900),
-            timeout: Duration::from_secs(20),
-        },
+        end_of_greeting(),
         Action::Wait(Duration::from_secs(7)),
         Action::Hangup,
     ];

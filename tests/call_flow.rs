@@ -6,16 +6,13 @@ mod support;
 
 use std::time::Duration;
 
-use parla_testkit::caller::{place_call, Action, CallSpec, EndedBy};
+use parla_testkit::caller::{place_call, Action, EndedBy};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greets_then_answers_what_the_caller_said() {
     let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(0, 20),
-    );
+    let parla = start_flow_agent("", &rtp_range(0, 20));
     let outcome = place_call(say_after_greeting(
         parla.sip,
         "I would like to book an appointment",
@@ -65,27 +62,16 @@ async fn greets_then_answers_what_the_caller_said() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dtmf_digits_drive_the_flow() {
     let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(0, 20),
-    );
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let parla = start_flow_agent("", &rtp_range(0, 20));
+    let mut spec = call_to(&parla);
     spec.script = vec![
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(900),
-            timeout: Duration::from_secs(20),
-        },
+        end_of_greeting(),
         Action::Dtmf {
             digits: "2".into(),
             duration_ms: 120,
         },
-        Action::WaitForAgentSpeech {
-            timeout: Duration::from_secs(10),
-        },
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(1200),
-            timeout: Duration::from_secs(20),
-        },
+        agent_speaks(),
+        agent_done(),
         Action::Hangup,
     ];
     let outcome = place_call(spec).await.unwrap();
@@ -105,16 +91,10 @@ async fn dtmf_digits_drive_the_flow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goodbye_intent_hangs_up_after_speaking() {
     let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(0, 20),
-    );
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let parla = start_flow_agent("", &rtp_range(0, 20));
+    let mut spec = call_to(&parla);
     spec.script = vec![
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(900),
-            timeout: Duration::from_secs(20),
-        },
+        end_of_greeting(),
         Action::Play(utterance("Goodbye")),
         // No Hangup: the agent should say goodbye and send BYE.
     ];

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use parla_testkit::caller::{place_call, Action, CallSpec};
+use parla_testkit::caller::{place_call, Action};
 use parla_testkit::servers::openai_stt::MockStt;
 use support::*;
 
@@ -32,7 +32,7 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
     );
     let mut calls = Vec::new();
     for i in 0..CONCURRENT_CALLS {
-        let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+        let mut spec = call_to(&parla);
         spec.from_user = format!("caller{i}");
         spec.answer_timeout = Duration::from_secs(20);
         spec.max_duration = Duration::from_secs(120);
@@ -101,13 +101,9 @@ async fn fifty_simultaneous_calls_all_get_the_right_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_sequential_calls_reuse_a_few_rtp_ports() {
-    let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(3, SEQUENTIAL_PORTS),
-    );
+    let parla = start_flow_agent("", &rtp_range(3, SEQUENTIAL_PORTS));
     for i in 0..SEQUENTIAL_CALLS {
-        let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+        let mut spec = call_to(&parla);
         spec.script = vec![
             Action::WaitForAgentSpeech {
                 timeout: Duration::from_secs(5),

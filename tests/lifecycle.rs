@@ -5,16 +5,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use parla_testkit::caller::{place_call, Action, CallSpec, EndedBy};
+use parla_testkit::caller::{place_call, Action, EndedBy};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_active_calls_and_refuses_new_ones() {
-    let w = whisper();
-    let mut parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(5, 10),
-    );
+    let mut parla = start_flow_agent("", &rtp_range(5, 10));
     let health = reqwest::get(format!("http://{}/healthz", parla.http))
         .await
         .unwrap();
@@ -25,7 +21,7 @@ async fn sigterm_drains_active_calls_and_refuses_new_ones() {
     assert!(parla.metric("process_open_fds").await >= 3.0);
 
     // A call in progress when SIGTERM arrives.
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let mut spec = call_to(&parla);
     spec.script = vec![
         Action::WaitForAgentSpeech {
             timeout: Duration::from_secs(5),
@@ -48,9 +44,7 @@ async fn sigterm_drains_active_calls_and_refuses_new_ones() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // New calls are refused while draining.
-    let refused = place_call(CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip)))
-        .await
-        .unwrap();
+    let refused = place_call(call_to(&parla)).await.unwrap();
     assert_eq!(refused.final_status, 503, "{:?}", refused.sip_log);
 
     // The active call was not cut off: the caller hung up as planned.

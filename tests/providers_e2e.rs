@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use parla_testkit::caller::{place_call, Action, CallSpec};
+use parla_testkit::caller::{place_call, Action};
 use parla_testkit::servers::deepgram::MockDeepgram;
 use parla_testkit::servers::openai_llm::MockLlm;
 use parla_testkit::servers::openai_tts::MockTts;
@@ -164,20 +164,13 @@ async fn barge_in_silences_the_agent_and_keeps_only_the_heard_greeting() {
         &rtp_range(2, 10),
     );
 
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let mut spec = call_to(&parla);
     spec.script = vec![
-        Action::WaitForAgentSpeech {
-            timeout: Duration::from_secs(10),
-        },
+        agent_speaks(),
         Action::Wait(Duration::from_millis(2000)),
         Action::Play(utterance("I would like to book an appointment")),
-        Action::WaitForAgentSpeech {
-            timeout: Duration::from_secs(10),
-        },
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(1200),
-            timeout: Duration::from_secs(20),
-        },
+        agent_speaks(),
+        agent_done(),
         Action::Hangup,
     ];
     let outcome = place_call(spec).await.unwrap();
@@ -313,15 +306,12 @@ async fn tts_outage_still_speaks_the_prerendered_fallback() {
         &cloud_config(&stt, &llm.v1_url(), &tts_cfg, "Hello, how can I help?"),
         &rtp_range(2, 10),
     );
-    let mut spec = CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip));
+    let mut spec = call_to(&parla);
     spec.script = vec![
         Action::WaitForAgentSpeech {
             timeout: Duration::from_secs(5),
         },
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(900),
-            timeout: Duration::from_secs(20),
-        },
+        end_of_greeting(),
         Action::Hangup,
     ];
     let outcome = place_call(spec).await.unwrap();

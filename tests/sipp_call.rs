@@ -9,11 +9,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_uac_call_with_an_utterance_succeeds() {
-    let w = whisper();
-    let parla = Parla::start(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(1, 10),
-    );
+    let parla = start_flow_agent("", &rtp_range(1, 10));
     let root = env!("CARGO_MANIFEST_DIR");
     let work = std::env::temp_dir().join(format!("parla-sipp-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();

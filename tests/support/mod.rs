@@ -282,10 +282,7 @@ provider = "espeak"
 pub fn say_after_greeting(target: SocketAddr, text: &str) -> CallSpec {
     let mut spec = CallSpec::new(target, format!("sip:agent@{target}"));
     spec.script = vec![
-        Action::WaitForAgentSilence {
-            min_silence: Duration::from_millis(900),
-            timeout: Duration::from_secs(20),
-        },
+        end_of_greeting(),
         Action::Play(utterance(text)),
         Action::WaitForAgentSpeech {
             timeout: Duration::from_secs(10),
@@ -340,3 +337,40 @@ pub const FLOW_REPLIES: &[&str] = &[
     "Thank you for calling. Goodbye!",
     "Sorry, I didn't get that. You can say book an appointment, opening hours, or talk to a person.",
 ];
+
+/// Waits until the agent's greeting (or any agent turn already under way) ends.
+pub fn end_of_greeting() -> Action {
+    Action::WaitForAgentSilence {
+        min_silence: Duration::from_millis(900),
+        timeout: Duration::from_secs(20),
+    }
+}
+
+/// Waits for the agent to start speaking (its reply).
+pub fn agent_speaks() -> Action {
+    Action::WaitForAgentSpeech {
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Waits for the agent's reply to end.
+pub fn agent_done() -> Action {
+    Action::WaitForAgentSilence {
+        min_silence: Duration::from_millis(1200),
+        timeout: Duration::from_secs(20),
+    }
+}
+
+/// A call to any agent of this Parla.
+pub fn call_to(parla: &Parla) -> CallSpec {
+    CallSpec::new(parla.sip, format!("sip:agent@{}", parla.sip))
+}
+
+/// `parla serve` with the flow agent, whose STT is the shared whisper recognizer.
+pub fn start_flow_agent(extra_agent_lines: &str, rtp_ports: &str) -> Parla {
+    let w = whisper();
+    Parla::start(
+        &flow_agent_config(&format!("{}/v1", w.base_url()), extra_agent_lines),
+        rtp_ports,
+    )
+}
