@@ -1,7 +1,7 @@
 //! One call's per-frame media work, what the call actor does every 20 ms
 //! besides socket IO and the conversation core:
-//! `InboundMedia::push_datagram` (latch, RTP parse, jitter push) of the
-//! caller's packet, `InboundMedia::next_frame` (jitter pop, G.711 decode,
+//! `InboundMedia::push_datagram` (latch, RTP parse, reordering-buffer push) of the
+//! caller's packet, `InboundMedia::next_frame` (reorder pop, G.711 decode,
 //! 8→16 kHz, VAD) and `PacedSender::tick` (G.711 encode + RTP header) of the
 //! agent's packet.
 //!
@@ -95,9 +95,14 @@ impl CallMedia {
     #[inline]
     fn frame(&mut self, datagram: &[u8]) -> (Datagram, bool, bool) {
         let kind = self.inbound.push_datagram(caller_rtp_addr(), datagram);
-        let f = self.inbound.next_frame();
-        let (speech, concealed) = (f.speech, f.concealed);
-        black_box(f.pcm_16k);
+        self.inbound.tick();
+        let (speech, concealed) = match self.inbound.next_frame() {
+            Some(f) => {
+                black_box(f.pcm_16k);
+                (f.speech, f.concealed)
+            }
+            None => (false, true),
+        };
         if let Some(audio) = &self.agent_audio {
             if self.pacer.queued_samples() < 2 * samples_per_frame(8_000) {
                 self.segment += 1;

@@ -1,6 +1,8 @@
 //! `JitterBuffer` push + pop of one 20 ms packet per frame in steady state
-//! (playout delay 3 frames, as the call uses), in order and with 5 % of the
-//! packets arriving one place late (adjacent swaps).
+//! (playout delay 3 frames, a typical playout setting), in order and with 5 %
+//! of the packets arriving one place late (adjacent swaps). The call's
+//! caller-audio path uses the zero-delay `ReorderBuffer` instead (audio is
+//! analysed, not played out); this buffer is for playout.
 
 use std::hint::black_box;
 
@@ -11,8 +13,7 @@ use parla_media::jitter::{JitterBuffer, JitterFrame};
 /// Packets per arrival pattern (the pattern repeats with rising sequence numbers).
 const PERIOD: usize = 1_000;
 
-/// Playout delay the call uses (`JITTER_PLAYOUT_DELAY_FRAMES` in
-/// engine/src/call/inbound.rs, not exported).
+/// Playout delay, frames (60 ms).
 const DELAY_FRAMES: usize = 3;
 
 /// Arrival order within one period: `offsets[k]` is the sequence offset of

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -182,11 +183,81 @@ impl LatencyMetrics {
     }
 }
 
-/// Calls in progress and handled since start.
+/// Width of one [`SendLateness`] bucket, in µs.
+pub const SEND_LATENESS_BUCKET_US: u64 = 100;
+/// Buckets of [`SendLateness`] (0..51.2 ms; later sends land in the last).
+pub const SEND_LATENESS_BUCKETS: usize = 512;
+
+/// How late each outbound RTP packet left against its ideal 20 ms grid
+/// (`call start + n × 20 ms`): the sender's pacing jitter, measured where it
+/// happens rather than at a receiver that adds its own scheduling noise.
+/// Lock-free (one relaxed atomic add per packet) and fixed-size: 100 µs
+/// buckets up to 51.2 ms.
+pub struct SendLateness {
+    buckets: Box<[AtomicU64]>,
+    sum_us: AtomicU64,
+}
+
+impl Default for SendLateness {
+    fn default() -> Self {
+        SendLateness {
+            buckets: (0..SEND_LATENESS_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for SendLateness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendLateness").field("count", &self.count()).finish()
+    }
+}
+
+impl SendLateness {
+    /// One packet sent `late` after its ideal time.
+    pub fn record(&self, late: Duration) {
+        let us = late.as_micros().min(u128::from(u64::MAX)) as u64;
+        let i = ((us / SEND_LATENESS_BUCKET_US) as usize).min(SEND_LATENESS_BUCKETS - 1);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Packets recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The `q` quantile (0.0..=1.0) in ms, as the upper edge of its 100 µs
+    /// bucket (None before the first packet).
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some((i as u64 + 1) as f64 * SEND_LATENESS_BUCKET_US as f64 / 1000.0);
+            }
+        }
+        None
+    }
+
+    fn sum_seconds(&self) -> f64 {
+        self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    }
+}
+
+/// Calls in progress and handled since start, and the pacing of their RTP.
 #[derive(Debug, Default)]
 pub struct CallCounters {
     active: AtomicI64,
     total: AtomicU64,
+    /// Outbound RTP send lateness of every call.
+    pub send_lateness: SendLateness,
 }
 
 impl CallCounters {
@@ -268,6 +339,24 @@ fn write_prometheus(
     )?;
     writeln!(out, "# TYPE parla_calls_total counter")?;
     writeln!(out, "parla_calls_total {}", calls.total())?;
+    let lateness = &calls.send_lateness;
+    writeln!(
+        out,
+        "# HELP parla_rtp_send_lateness_seconds How late each outbound RTP packet left \
+         against its ideal 20 ms grid (pacing jitter; quantiles are 100 µs bucket edges)."
+    )?;
+    writeln!(out, "# TYPE parla_rtp_send_lateness_seconds summary")?;
+    for q in [0.5, 0.9, 0.99, 0.999] {
+        if let Some(ms) = lateness.quantile_ms(q) {
+            writeln!(
+                out,
+                "parla_rtp_send_lateness_seconds{{quantile=\"{q}\"}} {}",
+                ms / 1000.0
+            )?;
+        }
+    }
+    writeln!(out, "parla_rtp_send_lateness_seconds_sum {}", lateness.sum_seconds())?;
+    writeln!(out, "parla_rtp_send_lateness_seconds_count {}", lateness.count())?;
     Ok(())
 }
 
@@ -394,7 +483,12 @@ mod tests {
             let family = ["_bucket", "_sum", "_count"]
                 .iter()
                 .find_map(|s| name.strip_suffix(s))
-                .filter(|f| typed.get(*f).map(String::as_str) == Some("histogram"))
+                .filter(|f| {
+                    matches!(
+                        typed.get(*f).map(String::as_str),
+                        Some("histogram" | "summary")
+                    )
+                })
                 .unwrap_or(&name)
                 .to_string();
             assert!(
@@ -455,5 +549,25 @@ mod tests {
         assert!(
             text.contains("parla_turn_latency_seconds_bucket{stage=\"llm_ttft\",le=\"0.3\"} 5\n")
         );
+    }
+
+    #[test]
+    fn send_lateness_quantiles_and_exposition() {
+        let c = CallCounters::new();
+        assert_eq!(c.send_lateness.quantile_ms(0.5), None);
+        // 98 packets on time (50 µs late), one 1.5 ms late, one 80 ms late.
+        for _ in 0..98 {
+            c.send_lateness.record(Duration::from_micros(50));
+        }
+        c.send_lateness.record(Duration::from_micros(1_500));
+        c.send_lateness.record(Duration::from_millis(80));
+        assert_eq!(c.send_lateness.count(), 100);
+        assert_eq!(c.send_lateness.quantile_ms(0.5), Some(0.1));
+        assert_eq!(c.send_lateness.quantile_ms(0.99), Some(1.6));
+        assert_eq!(c.send_lateness.quantile_ms(1.0), Some(51.2), "clamped to the last bucket");
+        let mut out = String::new();
+        render_prometheus(&LatencyMetrics::new(), &c, &mut out);
+        assert!(out.contains("parla_rtp_send_lateness_seconds{quantile=\"0.99\"} 0.0016"), "{out}");
+        assert!(out.contains("parla_rtp_send_lateness_seconds_count 100"), "{out}");
     }
 }

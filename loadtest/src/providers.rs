@@ -77,6 +77,7 @@ struct Recorder {
     stt_openai: Histogram<u64>,
     stt_deepgram: Histogram<u64>,
     llm_ttft: Histogram<u64>,
+    llm_first_sentence: Histogram<u64>,
     tts_ttfb: Histogram<u64>,
 }
 
@@ -94,6 +95,11 @@ pub struct ProviderStats {
     pub stt_openai_ms: Percentiles,
     pub stt_deepgram_ms: Percentiles,
     pub llm_ttft_ms: Percentiles,
+    /// LLM: request → the streamed chunk that completes the first sentence
+    /// (first token plus the inter-token gaps up to it): when the first
+    /// speakable text is in the engine's hands at the earliest.
+    #[serde(default)]
+    pub llm_first_sentence_ms: Percentiles,
     pub tts_ttfb_ms: Percentiles,
     /// TTS inputs rendered with espeak-ng (distinct texts).
     pub tts_renders: usize,
@@ -111,9 +117,18 @@ pub struct ProviderStatsConfig {
 
 impl ProviderStats {
     /// Mean provider time in one conversational turn: STT final + LLM first
-    /// token + TTS first byte (None until each has been used).
+    /// sentence + TTS first byte (None until each has been used).
     pub fn mean_turn_ms(&self) -> Option<f64> {
-        Some(self.stt_ms.mean? + self.llm_ttft_ms.mean? + self.tts_ttfb_ms.mean?)
+        Some(self.stt_ms.mean? + self.llm_first_sentence_ms.mean? + self.tts_ttfb_ms.mean?)
+    }
+
+    /// Whether every injected latency was a constant (`fixed:` distributions):
+    /// then every turn had the same provider time and v2v percentiles minus
+    /// it are exact engine-overhead percentiles, not just the mean.
+    pub fn all_fixed(&self) -> bool {
+        let fixed = |s: &str| s.parse::<Distribution>().is_ok_and(|d| matches!(d, Distribution::Fixed(_)));
+        let c = &self.config;
+        fixed(&c.stt_delay) && fixed(&c.llm_ttft) && fixed(&c.llm_inter_token) && fixed(&c.tts_ttfb)
     }
 
     /// `POST {base}/stats/reset`: forget what was injected so far.
@@ -188,6 +203,7 @@ impl Providers {
             stt_openai: histogram(),
             stt_deepgram: histogram(),
             llm_ttft: histogram(),
+            llm_first_sentence: histogram(),
             tts_ttfb: histogram(),
         }));
         let seed = config.seed;
@@ -218,6 +234,13 @@ impl Providers {
             .default_reply(config.reply.as_str())
             .first_token_delay(llm_ttft)
             .inter_token_delay(inter)
+            .on_first_sentence({
+                let rec = recorder.clone();
+                move |d| {
+                    let mut r = rec.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = r.llm_first_sentence.record(d.as_micros().max(1) as u64);
+                }
+            })
             .record_limit(0);
         let tts = MockTts::builder()
             .first_byte_delay(tts_ttfb)
@@ -303,6 +326,7 @@ fn reset(rec: &Shared) {
     r.stt_openai.reset();
     r.stt_deepgram.reset();
     r.llm_ttft.reset();
+    r.llm_first_sentence.reset();
     r.tts_ttfb.reset();
 }
 
@@ -328,6 +352,7 @@ fn snapshot(
         stt_openai_ms: Percentiles::from_micros(&r.stt_openai),
         stt_deepgram_ms: Percentiles::from_micros(&r.stt_deepgram),
         llm_ttft_ms: Percentiles::from_micros(&r.llm_ttft),
+        llm_first_sentence_ms: Percentiles::from_micros(&r.llm_first_sentence),
         tts_ttfb_ms: Percentiles::from_micros(&r.tts_ttfb),
         tts_renders,
         config: ProviderStatsConfig {

@@ -156,6 +156,12 @@ pub struct Summary {
     /// v2v − end-of-turn wait − provider time (STT + LLM TTFT + TTS TTFB,
     /// their means): an estimate of what the engine itself adds.
     pub engine_overhead_ms: Option<EngineOverhead>,
+    /// The target's own outbound pacing: how late its RTP packets left
+    /// against their 20 ms grid, ms (`parla_rtp_send_lateness_seconds` on
+    /// `/metrics`; a receiver-side jitter figure also holds the harness's
+    /// scheduling delays).
+    #[serde(default)]
+    pub send_lateness_ms: Option<SendLateness>,
     pub timeline: Vec<TimelinePoint>,
     /// Every value measured, by metric (`setup_ms`, `greeting_ms`, `v2v_ms`,
     /// `barge_in_stop_ms`, `echo_delay_ms`), for the plots; not in the JSON.
@@ -163,13 +169,31 @@ pub struct Summary {
     pub samples: BTreeMap<String, Vec<f64>>,
 }
 
+/// Quantiles of the target's outbound RTP send lateness, ms.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SendLateness {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct EngineOverhead {
+    /// Exact whatever the distributions (means subtract).
     pub mean: f64,
     pub p50: f64,
     pub p90: f64,
-    /// The provider time taken off (ms).
+    #[serde(default)]
+    pub p99: f64,
+    /// The provider time taken off (ms): STT final + LLM first sentence + TTS first byte.
     pub provider_ms: f64,
+    /// True when the simulators injected constant latencies, so the
+    /// percentiles are the engine overhead's own; otherwise only the mean is
+    /// exact and the percentiles are v2v percentiles shifted by the mean
+    /// provider time.
+    #[serde(default)]
+    pub exact: bool,
 }
 
 fn cell(v: Option<f64>) -> String {
@@ -243,11 +267,19 @@ impl Summary {
         if let Some(e) = self.end_of_turn_ms {
             let _ = writeln!(o, "engine end-of-turn wait: {e:.1} ms");
         }
+        if let Some(l) = &self.send_lateness_ms {
+            let _ = writeln!(
+                o,
+                "target RTP send lateness vs its 20 ms grid (pacing jitter): p50 {} ms, p90 {} ms, p99 {} ms, p99.9 {} ms",
+                cell(l.p50), cell(l.p90), cell(l.p99), cell(l.p999)
+            );
+        }
         if let Some(e) = &self.engine_overhead_ms {
             let _ = writeln!(
                 o,
-                "engine overhead (v2v − end-of-turn − {:.1} ms provider time): mean {:.1} ms, p50 {:.1} ms, p90 {:.1} ms",
-                e.provider_ms, e.mean, e.p50, e.p90
+                "engine overhead (v2v − end-of-turn − {:.1} ms provider time): mean {:.1} ms, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms ({})",
+                e.provider_ms, e.mean, e.p50, e.p90, e.p99,
+                if e.exact { "constant provider latencies: exact" } else { "mean exact, percentiles approximate" }
             );
         }
         let u = &self.target_usage;

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::providers::ProviderStats;
 use crate::report::{
-    round2, CallCounts, EngineOverhead, HarnessUsage, Percentiles, RtpSummary, Summary,
+    round2, CallCounts, EngineOverhead, SendLateness, HarnessUsage, Percentiles, RtpSummary, Summary,
     TargetUsage, TimelinePoint, TurnCounts,
 };
 use crate::sysmon::{self, Source};
@@ -741,13 +741,25 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
         None => None,
     };
     let mut end_of_turn_ms = cfg.end_of_turn_ms;
-    if end_of_turn_ms.is_none() {
-        if let Some(url) = &cfg.metrics_url {
-            if let Ok(text) = sysmon::fetch(&client, url).await {
+    let mut send_lateness_ms = None;
+    if let Some(url) = &cfg.metrics_url {
+        if let Ok(text) = sysmon::fetch(&client, url).await {
+            if end_of_turn_ms.is_none() {
                 end_of_turn_ms =
                     sysmon::histogram_mean_ms(&text, "parla_turn_latency_seconds", "eou")
                         .map(round2);
             }
+            let q = |q: &str| {
+                sysmon::summary_quantile_ms(&text, "parla_rtp_send_lateness_seconds", q)
+                    .map(round2)
+            };
+            let l = SendLateness {
+                p50: q("0.5"),
+                p90: q("0.9"),
+                p99: q("0.99"),
+                p999: q("0.999"),
+            };
+            send_lateness_ms = l.p50.is_some().then_some(l);
         }
     }
     let v2v = Percentiles::from_micros(&agg.v2v);
@@ -757,13 +769,18 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
         v2v.mean,
         v2v.p50,
         v2v.p90,
+        v2v.p99,
     ) {
-        (Some(prov), Some(eot), Some(mean), Some(p50), Some(p90)) => Some(EngineOverhead {
-            mean: round2(mean - eot - prov),
-            p50: round2(p50 - eot - prov),
-            p90: round2(p90 - eot - prov),
-            provider_ms: round2(prov),
-        }),
+        (Some(prov), Some(eot), Some(mean), Some(p50), Some(p90), Some(p99)) => {
+            Some(EngineOverhead {
+                mean: round2(mean - eot - prov),
+                p50: round2(p50 - eot - prov),
+                p90: round2(p90 - eot - prov),
+                p99: round2(p99 - eot - prov),
+                provider_ms: round2(prov),
+                exact: providers.as_ref().is_some_and(ProviderStats::all_fixed),
+            })
+        }
         _ => None,
     };
     Ok(Summary {
@@ -786,6 +803,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
         providers,
         end_of_turn_ms,
         engine_overhead_ms,
+        send_lateness_ms,
         timeline: sampled.timeline,
         samples: agg.samples,
     })

@@ -108,6 +108,16 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
     })
 }
 
+/// A Prometheus summary quantile, `{family}{quantile="Q"}`, scaled ×1000
+/// (seconds → ms).
+pub fn summary_quantile_ms(text: &str, family: &str, quantile: &str) -> Option<f64> {
+    let key = format!("{family}{{quantile=\"{quantile}\"}}");
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix(&key)?;
+        v.trim().parse::<f64>().ok().map(|s| s * 1000.0)
+    })
+}
+
 /// Mean of a labelled Prometheus histogram stage, ms: `{family}_sum{stage=..}`
 /// / `{family}_count{stage=..}`.
 pub fn histogram_mean_ms(text: &str, family: &str, stage: &str) -> Option<f64> {

@@ -30,11 +30,13 @@
 //!   [`JITTER_MAX_PAYLOAD_BYTES`] are allocated once in [`JitterBuffer::new`];
 //!   push and pop never allocate.
 
+use crate::slot::Slot;
+
 /// Maximum packets held (the window ahead of the playout point).
 pub const JITTER_MAX_PACKETS: usize = 50;
 /// Largest payload stored per packet, in bytes (60 ms of G.711 at 8 kHz).
 /// Larger payloads are refused as [`PushResult::Overflow`].
-pub const JITTER_MAX_PAYLOAD_BYTES: usize = 480;
+pub const JITTER_MAX_PAYLOAD_BYTES: usize = crate::slot::SLOT_PAYLOAD_BYTES;
 /// A sequence jump (either direction) of at least this many packets is a
 /// stream restart candidate rather than loss or lateness.
 pub const JITTER_RESYNC_JUMP: u16 = 100;
@@ -87,33 +89,6 @@ pub struct JitterStats {
     pub dropped: u64,
     /// Playout restarts (confirmed sequence jumps and realignments).
     pub resyncs: u64,
-}
-
-#[derive(Clone, Copy)]
-struct Slot {
-    filled: bool,
-    seq: u16,
-    timestamp: u32,
-    len: u16,
-    data: [u8; JITTER_MAX_PAYLOAD_BYTES],
-}
-
-impl Slot {
-    const EMPTY: Slot = Slot {
-        filled: false,
-        seq: 0,
-        timestamp: 0,
-        len: 0,
-        data: [0; JITTER_MAX_PAYLOAD_BYTES],
-    };
-
-    fn fill(&mut self, seq: u16, timestamp: u32, payload: &[u8]) {
-        self.filled = true;
-        self.seq = seq;
-        self.timestamp = timestamp;
-        self.len = payload.len() as u16;
-        self.data[..payload.len()].copy_from_slice(payload);
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,7 +211,7 @@ impl JitterBuffer {
                 return PushResult::Accepted;
             }
             let mut c = Slot::EMPTY;
-            c.fill(seq, ts, payload);
+            c.fill(seq, ts, 0, payload);
             self.candidate = Some(c);
         }
         if d < 0 {
@@ -384,7 +359,7 @@ impl JitterBuffer {
         if !slot.filled {
             self.held += 1;
         }
-        slot.fill(seq, ts, payload);
+        slot.fill(seq, ts, 0, payload);
         if seq.wrapping_sub(self.max_seq) as i16 > 0 {
             self.max_seq = seq;
         }

@@ -14,6 +14,7 @@
 //! | [`rtp`]      | RTP header parse/write, jitter + loss statistics          | RFC 3550        |
 //! | [`jitter`]   | fixed-delay receive jitter buffer (8 kHz G.711)           | RFC 3550 / 3551 |
 //! | [`pacer`]    | outbound 20 ms paced RTP sender                           | RFC 3551 §4.1   |
+//! | [`reorder`]  | zero-delay reordering buffer for analysed (ASR) audio     | RFC 3550        |
 //! | [`resample`] | streaming sample-rate conversion, 2:1 halfband paths      |                 |
 //! | [`vad`]      | voice activity detection (earshot) on 20 ms 16 kHz frames |                 |
 //! | [`dtmf`]     | telephone-event encode / decode                           | RFC 4733        |
@@ -24,8 +25,10 @@ pub mod g711;
 pub mod jitter;
 pub mod latch;
 pub mod pacer;
+pub mod reorder;
 pub mod resample;
 pub mod rtp;
+mod slot;
 pub mod vad;
 
 /// Packetisation interval of every media frame, in milliseconds.

@@ -213,8 +213,9 @@ impl FftState {
 
 #[inline]
 fn to_i16(v: f32) -> i16 {
-    // `as` saturates (and maps NaN to 0).
-    v.round() as i16
+    // Round half away from zero without a libm call (`f32::round` is one on
+    // baseline x86-64); `as` truncates toward zero, saturates, maps NaN to 0.
+    (v + 0.5f32.copysign(v)) as i16
 }
 
 /// Nonzero taps on each side of the halfband centre.
@@ -227,8 +228,6 @@ const HB_CENTER: usize = HALFBAND_TAPS / 2;
 const HB_KAISER_BETA: f64 = 6.8;
 /// Ring buffer length of the decimator (power of two ≥ [`HALFBAND_TAPS`]).
 const DOWN_RING: usize = 64;
-/// Ring buffer length of the interpolator (one polyphase branch, 32 taps).
-const UP_RING: usize = 32;
 /// Group delay of both 2:1 filters, in 16 kHz samples (31 ≈ 1.9 ms).
 pub const HALFBAND_DELAY_16K: usize = HB_CENTER;
 
@@ -276,10 +275,21 @@ fn bessel_i0(x: f64) -> f64 {
 /// sample passed through unchanged (halfband property).
 #[derive(Clone)]
 pub struct Upsampler8kTo16k {
-    taps: [f32; HB_SIDE_TAPS],
-    ring: [f32; UP_RING],
-    pos: usize,
+    /// The interpolating branch as one 32-tap dot product over the window
+    /// `x[n-31] ..= x[n]` (oldest first): the side taps mirrored, ×2 gain.
+    kernel: [f32; UP_WINDOW],
+    /// The last [`UP_HISTORY`] inputs (oldest first), then room for one block:
+    /// a linear buffer, so every output is a dot product over a contiguous
+    /// slice that the compiler vectorizes.
+    buf: [f32; UP_HISTORY + UP_BLOCK],
 }
+
+/// Inputs one interpolated output depends on.
+const UP_WINDOW: usize = 2 * HB_SIDE_TAPS;
+/// Inputs carried from one block to the next.
+const UP_HISTORY: usize = UP_WINDOW - 1;
+/// Inputs converted per pass (one 20 ms frame at 8 kHz).
+const UP_BLOCK: usize = 160;
 
 impl Default for Upsampler8kTo16k {
     fn default() -> Self {
@@ -290,41 +300,60 @@ impl Default for Upsampler8kTo16k {
 impl Upsampler8kTo16k {
     /// A fresh interpolator (zero history).
     pub fn new() -> Self {
-        let mut taps = halfband_side_taps();
-        // Interpolation gain of 2 (zero stuffing halves the amplitude).
-        for t in taps.iter_mut() {
-            *t *= 2.0;
+        let taps = halfband_side_taps();
+        // The interpolated output is Σ_i c_i (x[n-(15-i)] + x[n-(16+i)]).
+        // In the window (index 31 - m holds x[n-m]) those inputs sit at
+        // 16+i and 15-i. Interpolation gain of 2 (zero stuffing halves the
+        // amplitude).
+        let mut kernel = [0f32; UP_WINDOW];
+        for (i, &c) in taps.iter().enumerate() {
+            kernel[HB_SIDE_TAPS + i] = 2.0 * c;
+            kernel[HB_SIDE_TAPS - 1 - i] = 2.0 * c;
         }
         Upsampler8kTo16k {
-            taps,
-            ring: [0.0; UP_RING],
-            pos: 0,
+            kernel,
+            buf: [0.0; UP_HISTORY + UP_BLOCK],
         }
     }
 
     /// Appends `2 × input.len()` samples at 16 kHz to `out`.
     pub fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
-        out.reserve(input.len() * 2);
-        const M: usize = UP_RING - 1;
-        for &s in input {
-            self.ring[self.pos] = s as f32;
-            let newest = self.pos;
-            self.pos = (self.pos + 1) & M;
-            // x[n - m] = ring[(newest - m) & M]
-            let x = |m: usize| self.ring[(newest + UP_RING - m) & M];
-            let mut acc = 0.0f32;
-            for (i, &c) in self.taps.iter().enumerate() {
-                acc += c * (x(HB_SIDE_TAPS - 1 - i) + x(HB_SIDE_TAPS + i));
+        let start = out.len();
+        out.resize(start + input.len() * 2, 0);
+        let mut dst = &mut out[start..];
+        for block in input.chunks(UP_BLOCK) {
+            for (b, &s) in self.buf[UP_HISTORY..].iter_mut().zip(block) {
+                *b = f32::from(s);
             }
-            out.push(to_i16(acc));
-            out.push(to_i16(x(HB_SIDE_TAPS - 1)));
+            let (now, rest) = dst.split_at_mut(block.len() * 2);
+            for (n, pair) in now.chunks_exact_mut(2).enumerate() {
+                let w: &[f32; UP_WINDOW] = self.buf[n..n + UP_WINDOW]
+                    .try_into()
+                    .expect("window is UP_WINDOW long");
+                // Eight independent partial sums: float addition is not
+                // reassociated by the compiler, so one running sum would
+                // stay scalar; lanes map onto SIMD registers.
+                let mut lanes = [0f32; 8];
+                for (k, x) in self.kernel.chunks_exact(8).zip(w.chunks_exact(8)) {
+                    for l in 0..8 {
+                        lanes[l] += k[l] * x[l];
+                    }
+                }
+                let acc = (lanes[0] + lanes[4])
+                    + (lanes[1] + lanes[5])
+                    + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+                pair[0] = to_i16(acc);
+                // The other phase is x[n-15] itself (halfband property).
+                pair[1] = w[HB_SIDE_TAPS] as i16;
+            }
+            dst = rest;
+            self.buf.copy_within(block.len()..block.len() + UP_HISTORY, 0);
         }
     }
 
     /// Clears the filter history.
     pub fn reset(&mut self) {
-        self.ring = [0.0; UP_RING];
-        self.pos = 0;
+        self.buf = [0.0; UP_HISTORY + UP_BLOCK];
     }
 }
 

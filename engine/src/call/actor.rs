@@ -27,14 +27,21 @@ use crate::providers::{LlmEvent, Role, SttEvent, SttInput};
 use crate::rtp_ports::PortLease;
 
 /// Caller audio kept while not forwarding to STT, so the start of an utterance
-/// (before the VAD fired) still reaches the recognizer: 20 frames = 400 ms.
-pub const STT_PREROLL_FRAMES: usize = 20;
+/// (before the VAD fired) still reaches the recognizer: 30 frames = 600 ms,
+/// enough for a barge-in, which waits for 250 ms of continuous speech and
+/// may restart that count at a pause between words.
+pub const STT_PREROLL_FRAMES: usize = 30;
 /// Datagrams read from the RTP socket per tick, at most (bounds work per tick).
 pub const MAX_DATAGRAMS_PER_TICK: usize = 64;
+/// Caller frames processed in one tick, at most (a reordered burst; more
+/// wait for the next tick).
+pub const MAX_CALLER_FRAMES_PER_TICK: usize = 16;
 /// Frames sent in one tick to catch up after the timer fired late, at most.
 pub const MAX_CATCHUP_FRAMES: u32 = 5;
 /// How long we wait for the BYE transaction before stopping anyway.
 pub const HANGUP_GRACE: Duration = Duration::from_secs(5);
+/// One media frame.
+const FRAME: Duration = Duration::from_millis(FRAME_MS as u64);
 
 /// One line of the call transcript.
 #[derive(Debug, Clone)]
@@ -142,19 +149,30 @@ impl CallActor {
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let due = (now.duration_since(self.started_at).as_millis() / FRAME_MS as u128) as u64 + 1;
-        let mut frames = due
+        let frames = due
             .saturating_sub(self.frames_sent)
             .min(MAX_CATCHUP_FRAMES as u64);
         if due > self.frames_sent + MAX_CATCHUP_FRAMES as u64 {
             // Far behind (the process stalled): skip ahead rather than burst.
             self.frames_sent = due - MAX_CATCHUP_FRAMES as u64;
         }
-        self.drain_socket(now);
-        while frames > 0 {
-            self.media_frame(now);
-            frames -= 1;
+        // Agent audio first: its send time is what the caller hears as
+        // pacing jitter; the caller's side (VAD, the costly part) can wait
+        // the few microseconds.
+        for _ in 0..frames {
+            let ideal = self.started_at + FRAME * self.frames_sent as u32;
+            self.services
+                .counters
+                .send_lateness
+                .record(now.saturating_duration_since(ideal));
+            self.agent_frame(now);
             self.frames_sent += 1;
         }
+        self.drain_socket(now);
+        for _ in 0..frames {
+            self.inbound.tick();
+        }
+        self.caller_frames(now);
         self.conversation.handle_timeout(now);
         self.drain_outputs(ctx, now);
         if let Some(since) = self.hanging_up {
@@ -178,23 +196,32 @@ impl CallActor {
         }
     }
 
-    fn media_frame(&mut self, now: Instant) {
-        let frame = self.inbound.next_frame();
-        let speech = frame.speech;
-        if self.stt_forwarding {
-            if let Some(tx) = &self.stt_input {
-                // Realtime path: never wait. A full channel means STT is behind; drop audio.
-                let _ = tx.try_send(SttInput::Audio(frame.pcm_16k.to_vec()));
+    /// Every caller frame that is ready (in sequence, or a gap given up on):
+    /// VAD decisions into the conversation, audio to STT or its pre-roll.
+    fn caller_frames(&mut self, now: Instant) {
+        for _ in 0..MAX_CALLER_FRAMES_PER_TICK {
+            let Some(frame) = self.inbound.next_frame() else {
+                break;
+            };
+            let speech = frame.speech;
+            if self.stt_forwarding {
+                if let Some(tx) = &self.stt_input {
+                    // Realtime path: never wait. A full channel means STT is behind; drop audio.
+                    let _ = tx.try_send(SttInput::Audio(frame.pcm_16k.to_vec()));
+                }
+            } else {
+                if self.preroll.len() == STT_PREROLL_FRAMES {
+                    self.preroll.pop_front();
+                }
+                self.preroll.push_back(frame.pcm_16k.to_vec());
             }
-        } else {
-            if self.preroll.len() == STT_PREROLL_FRAMES {
-                self.preroll.pop_front();
-            }
-            self.preroll.push_back(frame.pcm_16k.to_vec());
+            self.conversation
+                .handle_input(Input::CallerFrame { speech }, now);
         }
-        self.conversation
-            .handle_input(Input::CallerFrame { speech }, now);
+    }
 
+    /// One 20 ms frame of agent audio (or silence) out.
+    fn agent_frame(&mut self, now: Instant) {
         let info = self.pacer.tick(&mut self.packet);
         if self.send_enabled {
             if let Some(remote) = self.inbound.remote() {
@@ -512,7 +539,7 @@ impl StreamHandler<CallEvent> for CallActor {
 }
 
 impl StreamHandler<SttEvent> for CallActor {
-    fn handle(&mut self, event: SttEvent, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, event: SttEvent, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let input = match event {
             SttEvent::Interim { text } => Input::SttInterim(text),
@@ -520,6 +547,8 @@ impl StreamHandler<SttEvent> for CallActor {
             SttEvent::Error(e) => Input::SttError(e),
         };
         self.conversation.handle_input(input, now);
+        // A final starts the LLM request now, not at the next media tick.
+        self.drain_outputs(ctx, now);
     }
 
     fn finished(&mut self, _ctx: &mut Context<Self>) {

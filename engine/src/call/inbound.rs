@@ -1,28 +1,38 @@
-//! The caller → agent media chain of one call, run once per 20 ms tick:
-//! RTP in → latch → jitter buffer → G.711 decode → 8→16 kHz → VAD.
+//! The caller → agent media chain of one call:
+//! RTP in → latch → reordering buffer → G.711 decode → 8→16 kHz → VAD.
 //!
-//! Pure and synchronous (the actor hands it datagrams and asks for one frame per
-//! tick); it allocates only at construction.
+//! Caller audio is analysed, never played out, so it goes through a
+//! zero-delay [`ReorderBuffer`] rather than a playout jitter buffer: a frame
+//! is decoded and scored the moment it is in sequence, and a missing packet
+//! is waited for (at most [`REORDER_WAIT_TICKS`] ticks) only once a later one
+//! has arrived. End-of-turn detection therefore sees the caller's last word
+//! as soon as it arrives, instead of a playout delay later.
+//!
+//! Pure and synchronous (the actor hands it datagrams, advances its clock once
+//! per 20 ms tick and takes every ready frame); it allocates only at construction.
 
 use std::net::SocketAddr;
 
 use parla_media::dtmf::{DtmfDecoder, DtmfEvent};
 use parla_media::g711::G711;
-use parla_media::jitter::{JitterBuffer, JitterFrame};
+use parla_media::jitter::JitterFrame;
+use parla_media::reorder::ReorderBuffer;
 use parla_media::latch::RtpLatch;
 use parla_media::resample::Upsampler8kTo16k;
 use parla_media::vad::Vad;
 use parla_media::{NARROWBAND_HZ, SAMPLES_PER_FRAME_16K, SAMPLES_PER_FRAME_8K};
 
-/// Frames the jitter buffer holds before playout starts (60 ms).
-pub const JITTER_PLAYOUT_DELAY_FRAMES: usize = 3;
+/// Ticks (20 ms) a gap in the caller's RTP is waited for, once a later
+/// packet has arrived, before it is given up as lost (60 ms of reordering
+/// tolerance; in-order audio is never delayed).
+pub const REORDER_WAIT_TICKS: u32 = 3;
 /// VAD probability above which a frame counts as speech.
 pub const VAD_THRESHOLD: f32 = 0.5;
 
 /// What one inbound datagram turned out to be.
 #[derive(Debug, PartialEq)]
 pub enum Datagram {
-    /// Audio queued in the jitter buffer.
+    /// Audio queued for [`InboundMedia::next_frame`].
     Audio,
     /// A DTMF digit completed (RFC 4733).
     Dtmf(DtmfEvent),
@@ -39,7 +49,7 @@ pub struct CallerFrame<'a> {
     /// 320 samples at 16 kHz.
     pub pcm_16k: &'a [i16],
     pub speech: bool,
-    /// True when the jitter buffer had no packet for this tick (loss or not yet started).
+    /// True for a lost packet's frame (played as silence).
     pub concealed: bool,
 }
 
@@ -58,7 +68,9 @@ pub struct InboundMedia {
     audio_payload_type: u8,
     dtmf_payload_type: Option<u8>,
     latch: RtpLatch,
-    jitter: JitterBuffer,
+    reorder: ReorderBuffer,
+    /// SSRC of the caller's audio stream.
+    ssrc: Option<u32>,
     dtmf: DtmfDecoder,
     upsampler: Upsampler8kTo16k,
     vad: Vad,
@@ -80,7 +92,8 @@ impl InboundMedia {
             audio_payload_type,
             dtmf_payload_type,
             latch: RtpLatch::new(sdp_remote),
-            jitter: JitterBuffer::new(JITTER_PLAYOUT_DELAY_FRAMES),
+            reorder: ReorderBuffer::new(REORDER_WAIT_TICKS),
+            ssrc: None,
             dtmf: DtmfDecoder::new(NARROWBAND_HZ),
             upsampler: Upsampler8kTo16k::new(),
             vad: Vad::new(VAD_THRESHOLD),
@@ -106,7 +119,7 @@ impl InboundMedia {
         if codec != self.codec || audio_payload_type != self.audio_payload_type {
             self.codec = codec;
             self.audio_payload_type = audio_payload_type;
-            self.jitter.reset();
+            self.reorder.reset();
         }
         self.dtmf_payload_type = dtmf_payload_type;
         if sdp_remote.is_some() && sdp_remote != self.latch.remote() {
@@ -134,14 +147,29 @@ impl InboundMedia {
         if header.payload_type != self.audio_payload_type {
             return Datagram::Ignored;
         }
-        self.jitter.push(header.sequence, header.timestamp, payload);
+        if self.ssrc != Some(header.ssrc) {
+            // A new source (re-INVITE, media server switch): its sequence
+            // numbers start afresh (RFC 3550 §8.2).
+            if self.ssrc.is_some() {
+                self.reorder.reset();
+            }
+            self.ssrc = Some(header.ssrc);
+        }
+        self.reorder.push(header.sequence, header.timestamp, payload);
         Datagram::Audio
     }
 
-    /// Produces the next 20 ms caller frame (silence when nothing arrived).
-    pub fn next_frame(&mut self) -> CallerFrame<'_> {
-        let concealed = match self.jitter.pop() {
-            Some(JitterFrame::Audio(payload)) if payload.len() == SAMPLES_PER_FRAME_8K => {
+    /// Advances the reordering clock by one 20 ms tick (once per tick).
+    pub fn tick(&mut self) {
+        self.reorder.tick();
+    }
+
+    /// The next 20 ms caller frame, if one is ready: call until `None`.
+    /// Lost packets come out as silence ([`CallerFrame::concealed`]), and so
+    /// do frames that are not 20 ms of the negotiated codec.
+    pub fn next_frame(&mut self) -> Option<CallerFrame<'_>> {
+        let concealed = match self.reorder.pop()? {
+            JitterFrame::Audio(payload) if payload.len() == SAMPLES_PER_FRAME_8K => {
                 self.codec.decode(payload, &mut self.pcm_8k);
                 false
             }
@@ -156,10 +184,10 @@ impl InboundMedia {
         self.pcm_16k.clear();
         self.upsampler.process(&self.pcm_8k, &mut self.pcm_16k);
         let decision = self.vad.process(&self.pcm_16k);
-        CallerFrame {
+        Some(CallerFrame {
             pcm_16k: &self.pcm_16k,
             speech: decision.speech,
             concealed,
-        }
+        })
     }
 }

@@ -121,6 +121,16 @@ impl LlmRule {
     }
 }
 
+/// See [`MockLlmBuilder::on_first_sentence`].
+#[derive(Clone)]
+struct FirstSentenceHook(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for FirstSentenceHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FirstSentenceHook(..)")
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Config {
     rules: Vec<LlmRule>,
@@ -133,6 +143,9 @@ struct Config {
     inter_token_delay: Option<Delay>,
     /// Requests kept in `requests` (later ones are answered, not kept).
     record_limit: usize,
+    /// Told, per streamed reply, how long after the request arrived the chunk
+    /// completing the first sentence was sent.
+    first_sentence_hook: Option<FirstSentenceHook>,
     fault: Fault,
 }
 
@@ -162,6 +175,7 @@ impl Default for MockLlmBuilder {
                 first_token_delay: None,
                 inter_token_delay: None,
                 record_limit: usize::MAX,
+                first_sentence_hook: None,
                 fault: Fault::None,
             },
         }
@@ -225,6 +239,15 @@ impl MockLlmBuilder {
     /// (overrides [`Self::inter_token_ms`]).
     pub fn inter_token_delay(mut self, delay: Delay) -> Self {
         self.config.inter_token_delay = Some(delay);
+        self
+    }
+
+    /// Calls `hook` once per streamed reply with the time from the request's
+    /// arrival to sending the chunk that completes the reply's first sentence
+    /// (the first chunk ending in `.`, `!` or `?`; the last text chunk when
+    /// there is none): the provider's share of the time to first speakable text.
+    pub fn on_first_sentence(mut self, hook: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.config.first_sentence_hook = Some(FirstSentenceHook(Arc::new(hook)));
         self
     }
 
@@ -623,12 +646,19 @@ async fn chat_completions(
     };
 
     let mut events: Vec<Bytes> = Vec::new();
+    let mut first_sentence_event: Option<usize> = None;
     let text_tokens = reply.text.as_deref().map(tokens).unwrap_or_default();
     if reply.text.is_some() || reply.tool_calls.is_empty() {
         events.push(chunk(
             json!({"role": "assistant", "content": "", "refusal": null}),
             None,
         ));
+        let first_end = text_tokens
+            .iter()
+            .position(|t| t.trim_end().ends_with(['.', '!', '?']))
+            .or(text_tokens.len().checked_sub(1));
+        // +1: the role chunk comes first.
+        first_sentence_event = first_end.map(|i| events.len() + i);
         for t in &text_tokens {
             events.push(chunk(json!({"content": t}), None));
         }
@@ -674,6 +704,7 @@ async fn chat_completions(
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
     let state = state.into_inner();
+    let arrived = std::time::Instant::now();
     actix_web::rt::spawn(async move {
         let mut all_sent = tokio::select! {
             _ = tokio::time::sleep(first_token) => true,
@@ -695,6 +726,11 @@ async fn chat_completions(
                 }
             }
             all_sent = tx.send(ev).await.is_ok();
+            if all_sent && Some(i) == first_sentence_event {
+                if let Some(hook) = &config.first_sentence_hook {
+                    (hook.0)(arrived.elapsed());
+                }
+            }
         }
         let mut s = lock(&state);
         if all_sent {
