@@ -1,1 +1,8 @@
-//! Stub: filled in by a later issue.
+//! Parla's admin plane: the domain types of the multi-tenant SaaS (tenants,
+//! users and roles, voice agents, phone numbers, SIP trunks, call records,
+//! audit log), their storage (sqlx; SQLite embedded by default, PostgreSQL
+//! for multi-node deployments), and the authentication primitives.
+
+pub mod auth;
+pub mod domain;
+pub mod store;
