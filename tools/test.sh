@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 ./tools/install-deps.sh
+./tools/start-postgres.sh
+# The storage tests run against SQLite and this PostgreSQL; in CI a missing
+# PostgreSQL is a failure, not a skip.
+export PARLA_TEST_POSTGRES_URL="${PARLA_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+export PARLA_REQUIRE_POSTGRES="${PARLA_REQUIRE_POSTGRES:-1}"
 
 # One shared local whisper recognizer (OpenAI-compatible API) for every test.
 # A free port, so a recognizer left over from an interrupted run cannot get in the way.

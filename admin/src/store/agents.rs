@@ -1,0 +1,223 @@
+//! Voice agents: the per-tenant configuration the engine runs a call with.
+
+use super::query::{self, Binds, Then};
+use super::{with_pool, Db, DeleteGrant, Page, Paged, StoreResult, TenantScope};
+use crate::domain::{AgentId, JsonText, Name, Opaque, TenantId, Timestamp};
+
+/// A voice agent row. Not `Serialize`: it carries encrypted credentials.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct VoiceAgent {
+    /// Identifier.
+    pub id: AgentId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Name, unique within the tenant.
+    pub name: Name,
+    /// First sentence spoken when the call is answered.
+    pub greeting: String,
+    /// LLM system prompt.
+    pub system_prompt: String,
+    /// Optional conversation flow document (engine-defined JSON).
+    pub flow: Option<JsonText<serde_json::Value>>,
+    /// Language tag, e.g. `en-US`.
+    pub language: String,
+    /// Speech-to-text provider name.
+    pub stt_provider: String,
+    /// LLM provider name.
+    pub llm_provider: String,
+    /// Text-to-speech provider name.
+    pub tts_provider: String,
+    /// TTS voice identifier.
+    pub voice: String,
+    /// Whether the caller may interrupt the agent.
+    pub barge_in_enabled: bool,
+    /// Minimum caller speech, in milliseconds, that counts as barge-in.
+    #[sqlx(try_from = "i64")]
+    pub barge_in_min_ms: u32,
+    /// Silence, in milliseconds, that ends the caller's turn.
+    #[sqlx(try_from = "i64")]
+    pub endpointing_ms: u32,
+    /// Provider credentials: encrypted JSON blob from the auth layer.
+    pub credentials_enc: Option<Opaque>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update time.
+    pub updated_at: Timestamp,
+}
+
+/// The editable configuration of an agent (everything but its id, tenant,
+/// timestamps and credentials). Used for create and full update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentSpec {
+    /// Name, unique within the tenant.
+    pub name: Name,
+    /// First sentence spoken when the call is answered.
+    pub greeting: String,
+    /// LLM system prompt.
+    pub system_prompt: String,
+    /// Optional conversation flow document.
+    pub flow: Option<JsonText<serde_json::Value>>,
+    /// Language tag, e.g. `en-US`.
+    pub language: String,
+    /// Speech-to-text provider name.
+    pub stt_provider: String,
+    /// LLM provider name.
+    pub llm_provider: String,
+    /// Text-to-speech provider name.
+    pub tts_provider: String,
+    /// TTS voice identifier.
+    pub voice: String,
+    /// Whether the caller may interrupt the agent.
+    pub barge_in_enabled: bool,
+    /// Minimum caller speech, in milliseconds, that counts as barge-in.
+    pub barge_in_min_ms: u32,
+    /// Silence, in milliseconds, that ends the caller's turn.
+    pub endpointing_ms: u32,
+}
+
+impl AgentSpec {
+    /// The spec's columns, `name` to `endpointing_ms`, as bound by create
+    /// and update.
+    fn binds(&self) -> impl Binds + '_ {
+        (
+            &self.name,
+            &self.greeting,
+            &self.system_prompt,
+            self.flow.as_ref(),
+            &self.language,
+            &self.stt_provider,
+            &self.llm_provider,
+            &self.tts_provider,
+            &self.voice,
+            self.barge_in_enabled,
+            i64::from(self.barge_in_min_ms),
+            i64::from(self.endpointing_ms),
+        )
+    }
+}
+
+/// What to do with a stored secret on update.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SecretChange {
+    /// Leave it as it is.
+    #[default]
+    Keep,
+    /// Remove it.
+    Clear,
+    /// Replace it with this (already encrypted) value.
+    Set(Opaque),
+}
+
+impl SecretChange {
+    /// (keep?, new value) as bound in SQL: `CASE WHEN keep THEN col ELSE new END`.
+    pub(crate) fn binds(&self) -> (bool, Option<&Opaque>) {
+        match self {
+            SecretChange::Keep => (true, None),
+            SecretChange::Clear => (false, None),
+            SecretChange::Set(v) => (false, Some(v)),
+        }
+    }
+}
+
+/// Agent repository. Obtain with [`Store::agents`](super::Store::agents).
+#[derive(Clone, Copy, Debug)]
+pub struct Agents<'s> {
+    db: &'s Db,
+}
+
+impl<'s> Agents<'s> {
+    pub(crate) fn new(db: &'s Db) -> Self {
+        Self { db }
+    }
+
+    /// Creates an agent in the scope's tenant.
+    /// `Conflict { field: "agent.name" }` if the name is used in this tenant.
+    pub async fn create(
+        &self,
+        scope: &TenantScope,
+        spec: &AgentSpec,
+        credentials_enc: Option<&Opaque>,
+    ) -> StoreResult<VoiceAgent> {
+        const SQL: &str = "INSERT INTO voice_agents (id, tenant_id, name, greeting, \
+                           system_prompt, flow, language, stt_provider, llm_provider, \
+                           tts_provider, voice, barge_in_enabled, barge_in_min_ms, \
+                           endpointing_ms, credentials_enc, created_at, updated_at) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                           $14, $15, $16, $16) RETURNING *";
+        let row = (AgentId::generate(), scope.tenant());
+        let rest = (credentials_enc, Timestamp::now());
+        query::fetch_one(self.db, SQL, Then(row, Then(spec.binds(), rest))).await
+    }
+
+    /// The agent with this id in the scope's tenant.
+    pub async fn get(&self, scope: &TenantScope, id: AgentId) -> StoreResult<Option<VoiceAgent>> {
+        const SQL: &str = "SELECT * FROM voice_agents WHERE id = $1 AND tenant_id = $2";
+        query::fetch_scoped(self.db, SQL, id, scope).await
+    }
+
+    /// The scope's agents, ordered by name.
+    pub async fn list(&self, scope: &TenantScope, page: Page) -> StoreResult<Paged<VoiceAgent>> {
+        const COUNT: &str = "SELECT COUNT(*) FROM voice_agents WHERE tenant_id = $1";
+        const SQL: &str = "SELECT * FROM voice_agents WHERE tenant_id = $1 \
+                           ORDER BY name, id LIMIT $2 OFFSET $3";
+        query::paged_scoped(self.db, COUNT, SQL, scope, page).await
+    }
+
+    /// Replaces the whole configuration and applies `credentials`; bumps
+    /// `updated_at`. `NotFound` if not in the scope,
+    /// `Conflict { field: "agent.name" }` if renamed onto another agent.
+    pub async fn update(
+        &self,
+        scope: &TenantScope,
+        id: AgentId,
+        spec: &AgentSpec,
+        credentials: &SecretChange,
+    ) -> StoreResult<VoiceAgent> {
+        const SQL: &str = "UPDATE voice_agents SET name = $3, greeting = $4, \
+                           system_prompt = $5, flow = $6, language = $7, stt_provider = $8, \
+                           llm_provider = $9, tts_provider = $10, voice = $11, \
+                           barge_in_enabled = $12, barge_in_min_ms = $13, endpointing_ms = $14, \
+                           credentials_enc = CASE WHEN $15 THEN credentials_enc ELSE $16 END, \
+                           updated_at = $17 \
+                           WHERE id = $1 AND tenant_id = $2 RETURNING *";
+        let (keep, new_credentials) = credentials.binds();
+        let row = (id, scope.tenant());
+        let rest = (keep, new_credentials, Timestamp::now());
+        query::fetch_one(self.db, SQL, Then(row, Then(spec.binds(), rest))).await
+    }
+
+    /// Deletes the agent. Numbers routed to it become unassigned and past
+    /// call records keep their data with `agent_id = None`. `NotFound` if
+    /// not in the scope.
+    pub async fn delete(
+        &self,
+        scope: &TenantScope,
+        _grant: &DeleteGrant,
+        id: AgentId,
+    ) -> StoreResult<()> {
+        const UNASSIGN_NUMBERS: &str =
+            "UPDATE phone_numbers SET agent_id = NULL WHERE tenant_id = $1 AND agent_id = $2";
+        const DETACH_CALLS: &str =
+            "UPDATE call_records SET agent_id = NULL WHERE tenant_id = $1 AND agent_id = $2";
+        const DELETE: &str = "DELETE FROM voice_agents WHERE tenant_id = $1 AND id = $2";
+        let affected = with_pool!(self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            for sql in [UNASSIGN_NUMBERS, DETACH_CALLS] {
+                sqlx::query(sql)
+                    .bind(scope.tenant())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let affected = sqlx::query(DELETE)
+                .bind(scope.tenant())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            affected
+        });
+        query::found(affected)
+    }
+}
