@@ -3,6 +3,7 @@
 //! audit log), their storage (sqlx; SQLite embedded by default, PostgreSQL
 //! for multi-node deployments), and the authentication primitives.
 
+pub mod api;
 pub mod auth;
 pub mod domain;
 pub mod store;

@@ -1,0 +1,183 @@
+//! Handlers of `/api/v1`, one module per resource, and their shared helpers
+//! (tenant resolution, pagination, audit).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::domain::{TenantId, Timestamp};
+use crate::store::{NewAuditEntry, Page, TenantScope};
+
+use super::app::AdminState;
+use super::auth::Authenticated;
+use super::error::{parse_id, ApiError};
+
+mod agents;
+mod api_keys;
+mod calls;
+mod login;
+mod me;
+mod numbers;
+mod tenants;
+mod users;
+
+pub(crate) fn register(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/login", web::post().to(login::login))
+        .route("/me", web::get().to(me::me))
+        .route("/tenants", web::post().to(tenants::create))
+        .route("/tenants", web::get().to(tenants::list))
+        .route("/tenants/{tid}", web::get().to(tenants::get))
+        .route("/tenants/{tid}", web::patch().to(tenants::update))
+        .route("/tenants/{tid}", web::delete().to(tenants::delete))
+        .route("/tenants/{tid}/users", web::post().to(users::create))
+        .route("/tenants/{tid}/users", web::get().to(users::list))
+        .route("/tenants/{tid}/agents", web::post().to(agents::create))
+        .route("/tenants/{tid}/agents", web::get().to(agents::list))
+        .route("/tenants/{tid}/agents/{id}", web::get().to(agents::get))
+        .route("/tenants/{tid}/agents/{id}", web::put().to(agents::update))
+        .route(
+            "/tenants/{tid}/agents/{id}",
+            web::delete().to(agents::delete),
+        )
+        .route("/tenants/{tid}/numbers", web::post().to(numbers::create))
+        .route("/tenants/{tid}/numbers", web::get().to(numbers::list))
+        .route("/tenants/{tid}/numbers/{id}", web::get().to(numbers::get))
+        .route(
+            "/tenants/{tid}/numbers/{id}",
+            web::patch().to(numbers::update),
+        )
+        .route(
+            "/tenants/{tid}/numbers/{id}",
+            web::delete().to(numbers::delete),
+        )
+        .route("/tenants/{tid}/api-keys", web::post().to(api_keys::create))
+        .route("/tenants/{tid}/api-keys", web::get().to(api_keys::list))
+        .route(
+            "/tenants/{tid}/api-keys/{id}/revoke",
+            web::post().to(api_keys::revoke),
+        )
+        .route(
+            "/tenants/{tid}/api-keys/{id}",
+            web::delete().to(api_keys::delete),
+        )
+        .route("/tenants/{tid}/calls", web::get().to(calls::list))
+        .route("/tenants/{tid}/calls/{id}", web::get().to(calls::get))
+        .route("/tenants/{tid}/audit", web::get().to(calls::audit));
+}
+
+type State = web::Data<AdminState>;
+
+/// The scope of tenant `tid` if the caller may see it; 404 otherwise (also
+/// for other tenants, so their existence is not revealed).
+pub(super) async fn tenant_scope(
+    state: &AdminState,
+    who: &Authenticated,
+    tid: &str,
+) -> Result<TenantScope, ApiError> {
+    let id: TenantId = parse_id(tid)?;
+    if !who.principal.can_access_tenant(&id.to_string()) {
+        return Err(ApiError::not_found());
+    }
+    if matches!(who.principal, Principal::SuperAdmin { .. })
+        && state.store.tenants().get(id).await?.is_none()
+    {
+        return Err(ApiError::not_found());
+    }
+    Ok(TenantScope::new(id))
+}
+
+/// 403 unless `allowed`.
+pub(super) fn require(allowed: bool) -> Result<(), ApiError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// 403 unless the caller is the super admin.
+pub(super) fn require_super_admin(who: &Authenticated) -> Result<(), ApiError> {
+    require(matches!(who.principal, Principal::SuperAdmin { .. }))
+}
+
+/// `?page=&per_page=` (defaults 1 and 20, `per_page` at most 100).
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+impl PageQuery {
+    pub(super) fn page(&self) -> Result<Page, ApiError> {
+        let mut err = ApiError::validation();
+        let page = self
+            .page
+            .as_deref()
+            .map_or(Some(1), |p| p.parse::<u32>().ok());
+        let per_page = self
+            .per_page
+            .as_deref()
+            .map_or(Some(Page::DEFAULT_PER_PAGE), |p| p.parse::<u32>().ok());
+        let page = page.filter(|p| *p >= 1);
+        if page.is_none() {
+            err = err.with_field("page", "must be a whole number from 1");
+        }
+        let per_page = per_page.filter(|p| (1..=Page::MAX_PER_PAGE).contains(p));
+        if per_page.is_none() {
+            err = err.with_field(
+                "per_page",
+                format!("must be from 1 to {}", Page::MAX_PER_PAGE),
+            );
+        }
+        match (page, per_page) {
+            (Some(p), Some(pp)) => {
+                Page::new(p, pp).map_err(|e| ApiError::invalid("page", e.to_string()))
+            }
+            _ => Err(err),
+        }
+    }
+}
+
+/// What a mutation records in the audit log.
+pub(super) struct Change<'a> {
+    pub action: &'a str,
+    pub tenant: Option<TenantId>,
+    pub target: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// The client address (the TCP peer; proxies are a later step).
+pub(super) fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// Records an audit entry for a mutation by `who`.
+pub(super) async fn audit(
+    state: &AdminState,
+    req: &HttpRequest,
+    who: &Authenticated,
+    change: Change<'_>,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .audit()
+        .record(NewAuditEntry {
+            actor_user_id: who.user_id,
+            actor_label: who.label.clone(),
+            tenant_id: change.tenant,
+            action: change.action.to_owned(),
+            target: change.target,
+            before: change.before,
+            after: change.after,
+            ip: client_ip(req),
+            at: Timestamp::now(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// 201 with `body`.
+pub(super) fn created(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Created().json(body)
+}

@@ -1,0 +1,869 @@
+//! The `/api/v1` HTTP API end to end, on both backends: a real server on
+//! 127.0.0.1:0 (its own actix system and store connection), reqwest as the
+//! client, the test's store to seed and to verify.
+
+#[macro_use]
+mod support;
+
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use parla_admin::api::{configure, AdminState};
+use parla_admin::auth::{hash_password, LoginThrottle, SecretKey};
+use parla_admin::domain::{Direction, Opaque, TenantId, UserId};
+use parla_admin::store::{AuditFilter, Page, Store, TenantScope};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{new_call, start_call, Ctx};
+
+store_tests!(
+    login_and_throttle,
+    tenant_isolation_roles_and_keys,
+    super_admin_lifecycle
+);
+
+const ROOT_EMAIL: &str = "root@example.com";
+const ROOT_PASSWORD: &str = "correct horse battery";
+const PASSWORD: &str = "tenant-password-123";
+const SECRET: &str = "sk-live-VERY-SECRET-credential-0123456789";
+
+/// A running API server and a client for it.
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Every response body seen, to search for leaked secrets.
+    bodies: Vec<String>,
+}
+
+impl TestApp {
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, text) = self
+            .raw(method, path, token, body.map(|b| b.to_string()))
+            .await;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+        };
+        (status, value)
+    }
+
+    async fn raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        self.bodies.push(text.clone());
+        (status, headers, text)
+    }
+
+    async fn login(&mut self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn stop(mut self) {
+        self.handle.stop(true).await;
+        if let Some(t) = self.thread.take() {
+            tokio::task::spawn_blocking(move || t.join().unwrap())
+                .await
+                .unwrap();
+        }
+        for b in &self.bodies {
+            assert!(!b.contains(SECRET), "secret leaked in a response: {b}");
+        }
+    }
+}
+
+/// Seeds the super admin in `ctx.store` and starts a server on its own
+/// connection to the same database.
+async fn spawn_app(ctx: &Ctx) -> (TestApp, UserId) {
+    let hash = hash_password(ROOT_PASSWORD).unwrap();
+    let root = ctx
+        .store
+        .users()
+        .create(parla_admin::store::NewUser {
+            email: ROOT_EMAIL.parse().unwrap(),
+            password_hash: Opaque::new(hash),
+        })
+        .await
+        .unwrap();
+    ctx.store
+        .memberships()
+        .grant_super_admin(root.id)
+        .await
+        .unwrap();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = ctx.url.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let store = Store::connect(&url).await.unwrap();
+            let state = web::Data::new(AdminState {
+                store: store.clone(),
+                secrets: SecretKey::generate(),
+                throttle: std::sync::Mutex::new(LoginThrottle::new(
+                    3,
+                    Duration::from_secs(600),
+                    Duration::from_secs(600),
+                )),
+            });
+            let server = HttpServer::new(move || {
+                let state = state.clone();
+                App::new().configure(move |cfg| configure(cfg, state))
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+            tx.send(server.handle()).unwrap();
+            let _ = server.await;
+            store.close().await;
+        })
+    });
+    let handle = rx.recv().unwrap();
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        handle,
+        thread: Some(thread),
+        bodies: vec![],
+    };
+    (app, root.id)
+}
+
+fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+}
+
+async fn login_and_throttle(ctx: Ctx) {
+    let (mut app, _) = spawn_app(&ctx).await;
+
+    let (status, headers, text) = app
+        .raw(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": ROOT_EMAIL, "password": ROOT_PASSWORD }).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(headers.get("set-cookie").is_some());
+    let token = serde_json::from_str::<Value>(&text).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["principal"]["kind"], "super_admin");
+
+    // No or bad credentials.
+    let (s, b) = app.call(Method::GET, "/api/v1/me", None, None).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (s, b) = app
+        .call(Method::GET, "/api/v1/me", Some("garbage"), None)
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // Wrong password, unknown account: 401, same shape.
+    let bad = json!({ "email": ROOT_EMAIL, "password": "wrong password!!" });
+    let (s, b) = app
+        .call(Method::POST, "/api/v1/auth/login", None, Some(bad.clone()))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+    let unknown = json!({ "email": "nobody@example.com", "password": "whatever-123456" });
+    let (s, b) = app
+        .call(Method::POST, "/api/v1/auth/login", None, Some(unknown))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+    // Third failure from this IP locks it: even the right password is 429.
+    let (s, _) = app
+        .call(Method::POST, "/api/v1/auth/login", None, Some(bad))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (status, headers, text) = app
+        .raw(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": ROOT_EMAIL, "password": ROOT_PASSWORD }).to_string()),
+        )
+        .await;
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+    );
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry), "{retry}");
+
+    // Audited.
+    let log = ctx
+        .store
+        .audit()
+        .list_all(&AuditFilter::default(), Page::default())
+        .await
+        .unwrap();
+    let count = |a: &str| log.items.iter().filter(|e| e.action == a).count();
+    assert_eq!(count("login.succeeded"), 1);
+    assert_eq!(count("login.failed"), 3);
+    assert!(log
+        .items
+        .iter()
+        .all(|e| e.ip.as_deref() == Some("127.0.0.1")));
+    app.stop().await;
+}
+
+async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
+    let (mut app, root_id) = spawn_app(&ctx).await;
+    let root = app.login(ROOT_EMAIL, ROOT_PASSWORD).await;
+    let root = Some(root.as_str());
+
+    // Tenants A and B, an admin in each, an agent role user in B.
+    let mut tenant_ids = vec![];
+    for (name, slug) in [("Acme", "acme"), ("Globex", "globex")] {
+        let (s, t) = app
+            .call(
+                Method::POST,
+                "/api/v1/tenants",
+                root,
+                Some(json!({ "name": name, "slug": slug })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{t}");
+        tenant_ids.push(t["id"].as_str().unwrap().to_owned());
+    }
+    let (ta, tb) = (tenant_ids[0].clone(), tenant_ids[1].clone());
+    let (s, b) = app
+        .call(
+            Method::POST,
+            "/api/v1/tenants",
+            root,
+            Some(json!({ "name": "Other", "slug": "acme" })),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "conflict");
+    assert!(b["error"]["fields"]["slug"].is_array(), "{b}");
+
+    for (tid, email, role) in [
+        (&ta, "a-admin@example.com", "admin"),
+        (&tb, "b-admin@example.com", "admin"),
+        (&tb, "b-agent@example.com", "agent"),
+    ] {
+        let (s, u) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tenants/{tid}/users"),
+                root,
+                Some(json!({ "email": email, "password": PASSWORD, "role": role })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+    }
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/users"),
+            root,
+            Some(json!({ "email": "x@example.com", "password": "short", "role": "admin" })),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(b["error"]["fields"]["password"].is_array(), "{b}");
+
+    // In A: an agent with credentials, a number routed to it, an API key, a call.
+    let (s, agent_a) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/agents"),
+            root,
+            Some(json!({ "name": "Front desk", "greeting": "Hi", "credentials": { "openai_key": SECRET } })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{agent_a}");
+    assert_eq!(agent_a["credentials_set"], true);
+    let aa = agent_a["id"].as_str().unwrap().to_owned();
+    let (s, number_a) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/numbers"),
+            root,
+            Some(json!({ "address": "+14155550100", "agent_id": aa })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{number_a}");
+    let an = number_a["id"].as_str().unwrap().to_owned();
+    let (s, key_a) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/api-keys"),
+            root,
+            Some(json!({ "name": "ci" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{key_a}");
+    let ak = key_a["id"].as_str().unwrap().to_owned();
+    let scope_a = TenantScope::new(ta.parse::<TenantId>().unwrap());
+    let ac = start_call(&ctx.store, &scope_a, new_call(None, Direction::Inbound, 0)).await;
+
+    // B's admin (session) and B's API key (created by B's admin).
+    let b_admin = app.login("b-admin@example.com", PASSWORD).await;
+    let b_agent = app.login("b-agent@example.com", PASSWORD).await;
+    let (s, key_b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{tb}/api-keys"),
+            Some(&b_admin),
+            Some(json!({ "name": "b-ci" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{key_b}");
+    let b_key = key_b["key"].as_str().unwrap().to_owned();
+    assert!(b_key.starts_with("pk_"));
+    let (s, list) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{tb}/api-keys"),
+            Some(&b_admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["total"], 1);
+    assert!(
+        list["items"][0].get("key").is_none(),
+        "plaintext only once: {list}"
+    );
+    assert!(!list.to_string().contains(&b_key));
+
+    let before_agent = ctx
+        .store
+        .agents()
+        .get(&scope_a, aa.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let before_tenant = ctx.store.tenants().get(scope_a.tenant()).await.unwrap();
+    let agent_body = json!({ "name": "Hijacked" });
+
+    // Cross-tenant walk: every route with A's ids, as B's admin and B's key.
+    let walk: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/tenants/{ta}"), None),
+        (
+            Method::PATCH,
+            format!("/tenants/{ta}"),
+            Some(json!({ "name": "Pwned" })),
+        ),
+        (Method::DELETE, format!("/tenants/{ta}"), None),
+        (Method::GET, format!("/tenants/{ta}/users"), None),
+        (
+            Method::POST,
+            format!("/tenants/{ta}/users"),
+            Some(json!({ "email": "evil@example.com", "password": PASSWORD, "role": "admin" })),
+        ),
+        (Method::GET, format!("/tenants/{ta}/agents"), None),
+        (
+            Method::POST,
+            format!("/tenants/{ta}/agents"),
+            Some(agent_body.clone()),
+        ),
+        (Method::GET, format!("/tenants/{ta}/agents/{aa}"), None),
+        (
+            Method::PUT,
+            format!("/tenants/{ta}/agents/{aa}"),
+            Some(agent_body.clone()),
+        ),
+        (Method::DELETE, format!("/tenants/{ta}/agents/{aa}"), None),
+        (Method::GET, format!("/tenants/{tb}/agents/{aa}"), None),
+        (
+            Method::PUT,
+            format!("/tenants/{tb}/agents/{aa}"),
+            Some(agent_body.clone()),
+        ),
+        (Method::DELETE, format!("/tenants/{tb}/agents/{aa}"), None),
+        (Method::GET, format!("/tenants/{ta}/numbers"), None),
+        (
+            Method::POST,
+            format!("/tenants/{ta}/numbers"),
+            Some(json!({ "address": "+14155550199" })),
+        ),
+        (Method::GET, format!("/tenants/{ta}/numbers/{an}"), None),
+        (
+            Method::PATCH,
+            format!("/tenants/{ta}/numbers/{an}"),
+            Some(json!({ "agent_id": null })),
+        ),
+        (Method::DELETE, format!("/tenants/{ta}/numbers/{an}"), None),
+        (Method::GET, format!("/tenants/{tb}/numbers/{an}"), None),
+        (
+            Method::PATCH,
+            format!("/tenants/{tb}/numbers/{an}"),
+            Some(json!({ "agent_id": null })),
+        ),
+        (Method::GET, format!("/tenants/{ta}/api-keys"), None),
+        (
+            Method::POST,
+            format!("/tenants/{ta}/api-keys"),
+            Some(json!({ "name": "x" })),
+        ),
+        (
+            Method::POST,
+            format!("/tenants/{ta}/api-keys/{ak}/revoke"),
+            None,
+        ),
+        (Method::DELETE, format!("/tenants/{ta}/api-keys/{ak}"), None),
+        (
+            Method::POST,
+            format!("/tenants/{tb}/api-keys/{ak}/revoke"),
+            None,
+        ),
+        (Method::GET, format!("/tenants/{ta}/calls"), None),
+        (Method::GET, format!("/tenants/{ta}/calls/{ac}"), None),
+        (Method::GET, format!("/tenants/{tb}/calls/{ac}"), None),
+        (Method::GET, format!("/tenants/{ta}/audit"), None),
+    ];
+    for token in [&b_admin, &b_key] {
+        for (method, path, body) in &walk {
+            let (s, b) = app
+                .call(
+                    method.clone(),
+                    &format!("/api/v1{path}"),
+                    Some(token),
+                    body.clone(),
+                )
+                .await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {b}");
+            assert_eq!(b["error"]["code"], "not_found", "{method} {path}: {b}");
+        }
+    }
+    // A is unchanged.
+    let s = &ctx.store;
+    assert_eq!(
+        s.agents()
+            .get(&scope_a, aa.parse().unwrap())
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&before_agent)
+    );
+    assert_eq!(
+        s.tenants().get(scope_a.tenant()).await.unwrap(),
+        before_tenant
+    );
+    let n = s
+        .numbers()
+        .get(&scope_a, an.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n.agent_id, Some(before_agent.id));
+    assert_eq!(
+        s.numbers()
+            .list(&scope_a, Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.agents()
+            .list(&scope_a, Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    let k = s
+        .api_keys()
+        .get(&scope_a, ak.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(k.is_active());
+    assert_eq!(
+        s.api_keys()
+            .list(&scope_a, Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.memberships()
+            .list(&scope_a, Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert!(before_agent
+        .credentials_enc
+        .as_ref()
+        .is_some_and(|c| !c.expose().contains(SECRET)));
+
+    // Role matrix in B.
+    let (s, agent_b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{tb}/agents"),
+            Some(&b_key),
+            Some(json!({ "name": "B bot" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{agent_b}");
+    let bb = agent_b["id"].as_str().unwrap().to_owned();
+    let (s, b) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{tb}/agents/{bb}"),
+            Some(&b_admin),
+            None,
+        )
+        .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{tb}/agents"),
+            Some(&b_agent),
+            Some(json!({ "name": "Nope" })),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
+    let (s, b) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{tb}/agents"),
+            Some(&b_agent),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["total"], 1);
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{tb}/agents/{bb}"),
+            root,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // Bad input.
+    let agents_a = format!("/api/v1/tenants/{ta}/agents");
+    let (s, _, text) = app
+        .raw(
+            Method::POST,
+            &agents_a,
+            root,
+            Some("{\"name\": ".to_owned()),
+        )
+        .await;
+    let b: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "bad_request");
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/numbers"),
+            root,
+            Some(json!({ "address": "555-1234" })),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(b["error"]["fields"]["address"].is_array(), "{b}");
+    let (s, b) = app
+        .call(
+            Method::GET,
+            &format!("{agents_a}?per_page=1000"),
+            root,
+            None,
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(b["error"]["fields"]["per_page"].is_array(), "{b}");
+    let (s, b) = app
+        .call(
+            Method::GET,
+            &format!("{agents_a}?page=2&per_page=1"),
+            root,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (b["page"].clone(), b["per_page"].clone(), b["total"].clone()),
+        (json!(2), json!(1), json!(1))
+    );
+    for id in [uuid::Uuid::now_v7().to_string(), "not-an-id".to_owned()] {
+        let (s, b) = app
+            .call(Method::GET, &format!("{agents_a}/{id}"), root, None)
+            .await;
+        assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    }
+    let (s, b) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{}/agents", TenantId::generate()),
+            root,
+            None,
+        )
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = app
+        .call(Method::GET, &format!("{agents_a}/{aa}"), root, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["credentials_set"], true);
+
+    // API key: used (last_used set), revoked, then refused.
+    let scope_b = TenantScope::new(tb.parse::<TenantId>().unwrap());
+    let (s, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&b_key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["principal"]["kind"], "api_key");
+    let kb = key_b["id"].as_str().unwrap().to_owned();
+    let stored = ctx
+        .store
+        .api_keys()
+        .get(&scope_b, kb.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.last_used_at.is_some());
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{tb}/api-keys/{kb}/revoke"),
+            Some(&b_admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["active"], false);
+    let (s, b) = app
+        .call(Method::GET, "/api/v1/me", Some(&b_key), None)
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // Mutations are audited with actor and IP, without secrets.
+    let log = ctx
+        .store
+        .audit()
+        .list(
+            &scope_a,
+            &AuditFilter::default(),
+            Page::new(1, 100).unwrap(),
+        )
+        .await
+        .unwrap();
+    let create = log
+        .items
+        .iter()
+        .find(|e| e.action == "agent.create")
+        .unwrap();
+    assert_eq!(create.actor_user_id, Some(root_id));
+    assert_eq!(create.ip.as_deref(), Some("127.0.0.1"));
+    for e in &log.items {
+        assert!(!format!("{e:?}").contains(SECRET));
+    }
+    app.stop().await;
+}
+
+async fn super_admin_lifecycle(ctx: Ctx) {
+    let (mut app, _) = spawn_app(&ctx).await;
+    let root = app.login(ROOT_EMAIL, ROOT_PASSWORD).await;
+    let root = Some(root.as_str());
+    let (s, t) = app
+        .call(
+            Method::POST,
+            "/api/v1/tenants",
+            root,
+            Some(json!({ "name": "Acme", "slug": "acme", "plan": "pro" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let ta = t["id"].as_str().unwrap().to_owned();
+    let (s, t) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{ta}"),
+            root,
+            Some(json!({ "status": "suspended" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        (t["status"].clone(), t["plan"].clone()),
+        (json!("suspended"), json!("pro"))
+    );
+    let (s, b) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{ta}"),
+            root,
+            Some(json!({ "status": "bogus" })),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(b["error"]["fields"]["status"].is_array(), "{b}");
+    let (s, list) = app.call(Method::GET, "/api/v1/tenants", root, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["total"], 1);
+
+    // Number re-routing, calls with filters, API key hard delete.
+    let scope = TenantScope::new(ta.parse::<TenantId>().unwrap());
+    let (_, agent) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/agents"),
+            root,
+            Some(json!({ "name": "Bot" })),
+        )
+        .await;
+    let (_, number) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/numbers"),
+            root,
+            Some(json!({ "address": "+14155550100" })),
+        )
+        .await;
+    let nid = number["id"].as_str().unwrap();
+    let (s, n) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{ta}/numbers/{nid}"),
+            root,
+            Some(json!({ "agent_id": agent["id"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{n}");
+    assert_eq!(n["agent_id"], agent["id"]);
+    start_call(&ctx.store, &scope, new_call(None, Direction::Inbound, 0)).await;
+    start_call(&ctx.store, &scope, new_call(None, Direction::Outbound, 1)).await;
+    let calls = format!("/api/v1/tenants/{ta}/calls");
+    let (s, b) = app
+        .call(
+            Method::GET,
+            &format!("{calls}?direction=outbound"),
+            root,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["total"], 1);
+    let cid = b["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, c) = app
+        .call(Method::GET, &format!("{calls}/{cid}"), root, None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert!(c["transcript"].is_array() && c["latency"].is_array(), "{c}");
+    let (s, b) = app
+        .call(Method::GET, &format!("{calls}?status=nope"), root, None)
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let (_, key) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{ta}/api-keys"),
+            root,
+            Some(json!({ "name": "ci" })),
+        )
+        .await;
+    let kid = key["id"].as_str().unwrap();
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{ta}/api-keys/{kid}"),
+            root,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ctx.store
+            .api_keys()
+            .list(&scope, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    let (s, audit) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{ta}/audit?per_page=100"),
+            root,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "tenant.create",
+        "tenant.update",
+        "agent.create",
+        "number.create",
+        "number.update",
+        "api_key.create",
+        "api_key.delete",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+
+    let (s, _) = app
+        .call(Method::DELETE, &format!("/api/v1/tenants/{ta}"), root, None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = app
+        .call(Method::GET, &format!("/api/v1/tenants/{ta}"), root, None)
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    app.stop().await;
+}
