@@ -56,6 +56,27 @@ impl TestApp {
         (status, value)
     }
 
+    async fn get(&mut self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    async fn delete(&mut self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<Option<Value>>,
+    ) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, body.into()).await
+    }
+
+    async fn patch(&mut self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
     async fn raw(
         &mut self,
         method: Method,
@@ -80,11 +101,10 @@ impl TestApp {
 
     async fn login(&mut self, email: &str, password: &str) -> String {
         let (status, body) = self
-            .call(
-                Method::POST,
+            .post(
                 "/api/v1/auth/login",
                 None,
-                Some(json!({ "email": email, "password": password })),
+                json!({ "email": email, "password": password }),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "login {email}: {body}");
@@ -164,6 +184,11 @@ async fn spawn_app(ctx: &Ctx) -> (TestApp, UserId) {
     (app, root.id)
 }
 
+/// `/api/v1/tenants/{tid}{rest}`.
+fn tenant(tid: &str, rest: &str) -> String {
+    format!("/api/v1/tenants/{tid}{rest}")
+}
+
 fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
     assert_eq!(status, expected, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -187,35 +212,25 @@ async fn login_and_throttle(ctx: Ctx) {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, me) = app
-        .call(Method::GET, "/api/v1/me", Some(&token), None)
-        .await;
+    let (status, me) = app.get("/api/v1/me", Some(&token)).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["principal"]["kind"], "super_admin");
 
     // No or bad credentials.
-    let (s, b) = app.call(Method::GET, "/api/v1/me", None, None).await;
+    let (s, b) = app.get("/api/v1/me", None).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
-    let (s, b) = app
-        .call(Method::GET, "/api/v1/me", Some("garbage"), None)
-        .await;
+    let (s, b) = app.get("/api/v1/me", Some("garbage")).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
 
     // Wrong password, unknown account: 401, same shape.
     let bad = json!({ "email": ROOT_EMAIL, "password": "wrong password!!" });
-    let (s, b) = app
-        .call(Method::POST, "/api/v1/auth/login", None, Some(bad.clone()))
-        .await;
+    let (s, b) = app.post("/api/v1/auth/login", None, bad.clone()).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
     let unknown = json!({ "email": "nobody@example.com", "password": "whatever-123456" });
-    let (s, b) = app
-        .call(Method::POST, "/api/v1/auth/login", None, Some(unknown))
-        .await;
+    let (s, b) = app.post("/api/v1/auth/login", None, unknown).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
     // Third failure from this IP locks it: even the right password is 429.
-    let (s, _) = app
-        .call(Method::POST, "/api/v1/auth/login", None, Some(bad))
-        .await;
+    let (s, _) = app.post("/api/v1/auth/login", None, bad).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (status, headers, text) = app
         .raw(
@@ -261,11 +276,10 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     let mut tenant_ids = vec![];
     for (name, slug) in [("Acme", "acme"), ("Globex", "globex")] {
         let (s, t) = app
-            .call(
-                Method::POST,
+            .post(
                 "/api/v1/tenants",
                 root,
-                Some(json!({ "name": name, "slug": slug })),
+                json!({ "name": name, "slug": slug }),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{t}");
@@ -273,11 +287,10 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     }
     let (ta, tb) = (tenant_ids[0].clone(), tenant_ids[1].clone());
     let (s, b) = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/tenants",
             root,
-            Some(json!({ "name": "Other", "slug": "acme" })),
+            json!({ "name": "Other", "slug": "acme" }),
         )
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "conflict");
@@ -289,21 +302,19 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         (&tb, "b-agent@example.com", "agent"),
     ] {
         let (s, u) = app
-            .call(
-                Method::POST,
-                &format!("/api/v1/tenants/{tid}/users"),
+            .post(
+                &tenant(tid, "/users"),
                 root,
-                Some(json!({ "email": email, "password": PASSWORD, "role": role })),
+                json!({ "email": email, "password": PASSWORD, "role": role }),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
     }
     let (s, b) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/users"),
+        .post(
+            &tenant(&ta, "/users"),
             root,
-            Some(json!({ "email": "x@example.com", "password": "short", "role": "admin" })),
+            json!({ "email": "x@example.com", "password": "short", "role": "admin" }),
         )
         .await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
@@ -311,33 +322,26 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
 
     // In A: an agent with credentials, a number routed to it, an API key, a call.
     let (s, agent_a) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/agents"),
+        .post(
+            &tenant(&ta, "/agents"),
             root,
-            Some(json!({ "name": "Front desk", "greeting": "Hi", "credentials": { "openai_key": SECRET } })),
+            json!({ "name": "Front desk", "greeting": "Hi", "credentials": { "openai_key": SECRET } }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{agent_a}");
     assert_eq!(agent_a["credentials_set"], true);
     let aa = agent_a["id"].as_str().unwrap().to_owned();
     let (s, number_a) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/numbers"),
+        .post(
+            &tenant(&ta, "/numbers"),
             root,
-            Some(json!({ "address": "+14155550100", "agent_id": aa })),
+            json!({ "address": "+14155550100", "agent_id": aa }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{number_a}");
     let an = number_a["id"].as_str().unwrap().to_owned();
     let (s, key_a) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/api-keys"),
-            root,
-            Some(json!({ "name": "ci" })),
-        )
+        .post(&tenant(&ta, "/api-keys"), root, json!({ "name": "ci" }))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key_a}");
     let ak = key_a["id"].as_str().unwrap().to_owned();
@@ -348,24 +352,16 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     let b_admin = app.login("b-admin@example.com", PASSWORD).await;
     let b_agent = app.login("b-agent@example.com", PASSWORD).await;
     let (s, key_b) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{tb}/api-keys"),
+        .post(
+            &tenant(&tb, "/api-keys"),
             Some(&b_admin),
-            Some(json!({ "name": "b-ci" })),
+            json!({ "name": "b-ci" }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key_b}");
     let b_key = key_b["key"].as_str().unwrap().to_owned();
     assert!(b_key.starts_with("pk_"));
-    let (s, list) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{tb}/api-keys"),
-            Some(&b_admin),
-            None,
-        )
-        .await;
+    let (s, list) = app.get(&tenant(&tb, "/api-keys"), Some(&b_admin)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["total"], 1);
     assert!(
@@ -385,80 +381,44 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     let agent_body = json!({ "name": "Hijacked" });
 
     // Cross-tenant walk: every route with A's ids, as B's admin and B's key.
+    let (a, b) = (format!("/tenants/{ta}"), format!("/tenants/{tb}"));
+    let pwned = Some(json!({ "name": "Pwned" }));
+    let evil_user =
+        Some(json!({ "email": "evil@example.com", "password": PASSWORD, "role": "admin" }));
+    let agent = Some(agent_body.clone());
+    let new_number = Some(json!({ "address": "+14155550199" }));
+    let unassign = Some(json!({ "agent_id": null }));
+    let new_key = Some(json!({ "name": "x" }));
     let walk: Vec<(Method, String, Option<Value>)> = vec![
-        (Method::GET, format!("/tenants/{ta}"), None),
-        (
-            Method::PATCH,
-            format!("/tenants/{ta}"),
-            Some(json!({ "name": "Pwned" })),
-        ),
-        (Method::DELETE, format!("/tenants/{ta}"), None),
-        (Method::GET, format!("/tenants/{ta}/users"), None),
-        (
-            Method::POST,
-            format!("/tenants/{ta}/users"),
-            Some(json!({ "email": "evil@example.com", "password": PASSWORD, "role": "admin" })),
-        ),
-        (Method::GET, format!("/tenants/{ta}/agents"), None),
-        (
-            Method::POST,
-            format!("/tenants/{ta}/agents"),
-            Some(agent_body.clone()),
-        ),
-        (Method::GET, format!("/tenants/{ta}/agents/{aa}"), None),
-        (
-            Method::PUT,
-            format!("/tenants/{ta}/agents/{aa}"),
-            Some(agent_body.clone()),
-        ),
-        (Method::DELETE, format!("/tenants/{ta}/agents/{aa}"), None),
-        (Method::GET, format!("/tenants/{tb}/agents/{aa}"), None),
-        (
-            Method::PUT,
-            format!("/tenants/{tb}/agents/{aa}"),
-            Some(agent_body.clone()),
-        ),
-        (Method::DELETE, format!("/tenants/{tb}/agents/{aa}"), None),
-        (Method::GET, format!("/tenants/{ta}/numbers"), None),
-        (
-            Method::POST,
-            format!("/tenants/{ta}/numbers"),
-            Some(json!({ "address": "+14155550199" })),
-        ),
-        (Method::GET, format!("/tenants/{ta}/numbers/{an}"), None),
-        (
-            Method::PATCH,
-            format!("/tenants/{ta}/numbers/{an}"),
-            Some(json!({ "agent_id": null })),
-        ),
-        (Method::DELETE, format!("/tenants/{ta}/numbers/{an}"), None),
-        (Method::GET, format!("/tenants/{tb}/numbers/{an}"), None),
-        (
-            Method::PATCH,
-            format!("/tenants/{tb}/numbers/{an}"),
-            Some(json!({ "agent_id": null })),
-        ),
-        (Method::GET, format!("/tenants/{ta}/api-keys"), None),
-        (
-            Method::POST,
-            format!("/tenants/{ta}/api-keys"),
-            Some(json!({ "name": "x" })),
-        ),
-        (
-            Method::POST,
-            format!("/tenants/{ta}/api-keys/{ak}/revoke"),
-            None,
-        ),
-        (Method::DELETE, format!("/tenants/{ta}/api-keys/{ak}"), None),
-        (
-            Method::POST,
-            format!("/tenants/{tb}/api-keys/{ak}/revoke"),
-            None,
-        ),
-        (Method::GET, format!("/tenants/{ta}/calls"), None),
-        (Method::GET, format!("/tenants/{ta}/calls/{ac}"), None),
-        (Method::GET, format!("/tenants/{tb}/calls/{ac}"), None),
-        (Method::GET, format!("/tenants/{ta}/audit"), None),
+        (Method::GET, a.clone(), None),
+        (Method::PATCH, a.clone(), pwned),
+        (Method::DELETE, a.clone(), None),
+        (Method::GET, format!("{a}/users"), None),
+        (Method::POST, format!("{a}/users"), evil_user),
+        (Method::GET, format!("{a}/agents"), None),
+        (Method::POST, format!("{a}/agents"), agent.clone()),
+        (Method::GET, format!("{a}/agents/{aa}"), None),
+        (Method::PUT, format!("{a}/agents/{aa}"), agent.clone()),
+        (Method::DELETE, format!("{a}/agents/{aa}"), None),
+        (Method::GET, format!("{b}/agents/{aa}"), None),
+        (Method::PUT, format!("{b}/agents/{aa}"), agent),
+        (Method::DELETE, format!("{b}/agents/{aa}"), None),
+        (Method::GET, format!("{a}/numbers"), None),
+        (Method::POST, format!("{a}/numbers"), new_number),
+        (Method::GET, format!("{a}/numbers/{an}"), None),
+        (Method::PATCH, format!("{a}/numbers/{an}"), unassign.clone()),
+        (Method::DELETE, format!("{a}/numbers/{an}"), None),
+        (Method::GET, format!("{b}/numbers/{an}"), None),
+        (Method::PATCH, format!("{b}/numbers/{an}"), unassign),
+        (Method::GET, format!("{a}/api-keys"), None),
+        (Method::POST, format!("{a}/api-keys"), new_key),
+        (Method::POST, format!("{a}/api-keys/{ak}/revoke"), None),
+        (Method::DELETE, format!("{a}/api-keys/{ak}"), None),
+        (Method::POST, format!("{b}/api-keys/{ak}/revoke"), None),
+        (Method::GET, format!("{a}/calls"), None),
+        (Method::GET, format!("{a}/calls/{ac}"), None),
+        (Method::GET, format!("{b}/calls/{ac}"), None),
+        (Method::GET, format!("{a}/audit"), None),
     ];
     for token in [&b_admin, &b_key] {
         for (method, path, body) in &walk {
@@ -495,22 +455,6 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .unwrap()
         .unwrap();
     assert_eq!(n.agent_id, Some(before_agent.id));
-    assert_eq!(
-        s.numbers()
-            .list(&scope_a, Page::default())
-            .await
-            .unwrap()
-            .total,
-        1
-    );
-    assert_eq!(
-        s.agents()
-            .list(&scope_a, Page::default())
-            .await
-            .unwrap()
-            .total,
-        1
-    );
     let k = s
         .api_keys()
         .get(&scope_a, ak.parse().unwrap())
@@ -518,22 +462,15 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .unwrap()
         .unwrap();
     assert!(k.is_active());
-    assert_eq!(
-        s.api_keys()
-            .list(&scope_a, Page::default())
-            .await
-            .unwrap()
-            .total,
-        1
+    // One of each in A, as before the walk.
+    let all = Page::default();
+    let totals = (
+        s.numbers().list(&scope_a, all).await.unwrap().total,
+        s.agents().list(&scope_a, all).await.unwrap().total,
+        s.api_keys().list(&scope_a, all).await.unwrap().total,
+        s.memberships().list(&scope_a, all).await.unwrap().total,
     );
-    assert_eq!(
-        s.memberships()
-            .list(&scope_a, Page::default())
-            .await
-            .unwrap()
-            .total,
-        1
-    );
+    assert_eq!(totals, (1, 1, 1, 1));
     assert!(before_agent
         .credentials_enc
         .as_ref()
@@ -541,50 +478,31 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
 
     // Role matrix in B.
     let (s, agent_b) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{tb}/agents"),
+        .post(
+            &tenant(&tb, "/agents"),
             Some(&b_key),
-            Some(json!({ "name": "B bot" })),
+            json!({ "name": "B bot" }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{agent_b}");
     let bb = agent_b["id"].as_str().unwrap().to_owned();
     let (s, b) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tenants/{tb}/agents/{bb}"),
-            Some(&b_admin),
-            None,
-        )
+        .delete(&format!("/api/v1/tenants/{tb}/agents/{bb}"), Some(&b_admin))
         .await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
     let (s, b) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{tb}/agents"),
+        .post(
+            &tenant(&tb, "/agents"),
             Some(&b_agent),
-            Some(json!({ "name": "Nope" })),
+            json!({ "name": "Nope" }),
         )
         .await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
-    let (s, b) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{tb}/agents"),
-            Some(&b_agent),
-            None,
-        )
-        .await;
+    let (s, b) = app.get(&tenant(&tb, "/agents"), Some(&b_agent)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["total"], 1);
     let (s, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tenants/{tb}/agents/{bb}"),
-            root,
-            None,
-        )
+        .delete(&format!("/api/v1/tenants/{tb}/agents/{bb}"), root)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 
@@ -601,32 +519,19 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     let b: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_error(s, &b, StatusCode::BAD_REQUEST, "bad_request");
     let (s, b) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/numbers"),
+        .post(
+            &tenant(&ta, "/numbers"),
             root,
-            Some(json!({ "address": "555-1234" })),
+            json!({ "address": "555-1234" }),
         )
         .await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert!(b["error"]["fields"]["address"].is_array(), "{b}");
-    let (s, b) = app
-        .call(
-            Method::GET,
-            &format!("{agents_a}?per_page=1000"),
-            root,
-            None,
-        )
-        .await;
+    let (s, b) = app.get(&format!("{agents_a}?per_page=1000"), root).await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert!(b["error"]["fields"]["per_page"].is_array(), "{b}");
     let (s, b) = app
-        .call(
-            Method::GET,
-            &format!("{agents_a}?page=2&per_page=1"),
-            root,
-            None,
-        )
+        .get(&format!("{agents_a}?page=2&per_page=1"), root)
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
@@ -634,31 +539,23 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         (json!(2), json!(1), json!(1))
     );
     for id in [uuid::Uuid::now_v7().to_string(), "not-an-id".to_owned()] {
-        let (s, b) = app
-            .call(Method::GET, &format!("{agents_a}/{id}"), root, None)
-            .await;
+        let (s, b) = app.get(&format!("{agents_a}/{id}"), root).await;
         assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
     }
     let (s, b) = app
-        .call(
-            Method::GET,
+        .get(
             &format!("/api/v1/tenants/{}/agents", TenantId::generate()),
             root,
-            None,
         )
         .await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
-    let (s, b) = app
-        .call(Method::GET, &format!("{agents_a}/{aa}"), root, None)
-        .await;
+    let (s, b) = app.get(&format!("{agents_a}/{aa}"), root).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["credentials_set"], true);
 
     // API key: used (last_used set), revoked, then refused.
     let scope_b = TenantScope::new(tb.parse::<TenantId>().unwrap());
-    let (s, me) = app
-        .call(Method::GET, "/api/v1/me", Some(&b_key), None)
-        .await;
+    let (s, me) = app.get("/api/v1/me", Some(&b_key)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["principal"]["kind"], "api_key");
     let kb = key_b["id"].as_str().unwrap().to_owned();
@@ -671,8 +568,7 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .unwrap();
     assert!(stored.last_used_at.is_some());
     let (s, b) = app
-        .call(
-            Method::POST,
+        .post(
             &format!("/api/v1/tenants/{tb}/api-keys/{kb}/revoke"),
             Some(&b_admin),
             None,
@@ -680,9 +576,7 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["active"], false);
-    let (s, b) = app
-        .call(Method::GET, "/api/v1/me", Some(&b_key), None)
-        .await;
+    let (s, b) = app.get("/api/v1/me", Some(&b_key)).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
 
     // Mutations are audited with actor and IP, without secrets.
@@ -714,21 +608,19 @@ async fn super_admin_lifecycle(ctx: Ctx) {
     let root = app.login(ROOT_EMAIL, ROOT_PASSWORD).await;
     let root = Some(root.as_str());
     let (s, t) = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/tenants",
             root,
-            Some(json!({ "name": "Acme", "slug": "acme", "plan": "pro" })),
+            json!({ "name": "Acme", "slug": "acme", "plan": "pro" }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     let ta = t["id"].as_str().unwrap().to_owned();
     let (s, t) = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/tenants/{ta}"),
             root,
-            Some(json!({ "status": "suspended" })),
+            json!({ "status": "suspended" }),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{t}");
@@ -737,44 +629,36 @@ async fn super_admin_lifecycle(ctx: Ctx) {
         (json!("suspended"), json!("pro"))
     );
     let (s, b) = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/tenants/{ta}"),
             root,
-            Some(json!({ "status": "bogus" })),
+            json!({ "status": "bogus" }),
         )
         .await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     assert!(b["error"]["fields"]["status"].is_array(), "{b}");
-    let (s, list) = app.call(Method::GET, "/api/v1/tenants", root, None).await;
+    let (s, list) = app.get("/api/v1/tenants", root).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["total"], 1);
 
     // Number re-routing, calls with filters, API key hard delete.
     let scope = TenantScope::new(ta.parse::<TenantId>().unwrap());
     let (_, agent) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/agents"),
-            root,
-            Some(json!({ "name": "Bot" })),
-        )
+        .post(&tenant(&ta, "/agents"), root, json!({ "name": "Bot" }))
         .await;
     let (_, number) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/numbers"),
+        .post(
+            &tenant(&ta, "/numbers"),
             root,
-            Some(json!({ "address": "+14155550100" })),
+            json!({ "address": "+14155550100" }),
         )
         .await;
     let nid = number["id"].as_str().unwrap();
     let (s, n) = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/tenants/{ta}/numbers/{nid}"),
             root,
-            Some(json!({ "agent_id": agent["id"] })),
+            json!({ "agent_id": agent["id"] }),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{n}");
@@ -782,42 +666,21 @@ async fn super_admin_lifecycle(ctx: Ctx) {
     start_call(&ctx.store, &scope, new_call(None, Direction::Inbound, 0)).await;
     start_call(&ctx.store, &scope, new_call(None, Direction::Outbound, 1)).await;
     let calls = format!("/api/v1/tenants/{ta}/calls");
-    let (s, b) = app
-        .call(
-            Method::GET,
-            &format!("{calls}?direction=outbound"),
-            root,
-            None,
-        )
-        .await;
+    let (s, b) = app.get(&format!("{calls}?direction=outbound"), root).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["total"], 1);
     let cid = b["items"][0]["id"].as_str().unwrap().to_owned();
-    let (s, c) = app
-        .call(Method::GET, &format!("{calls}/{cid}"), root, None)
-        .await;
+    let (s, c) = app.get(&format!("{calls}/{cid}"), root).await;
     assert_eq!(s, StatusCode::OK, "{c}");
     assert!(c["transcript"].is_array() && c["latency"].is_array(), "{c}");
-    let (s, b) = app
-        .call(Method::GET, &format!("{calls}?status=nope"), root, None)
-        .await;
+    let (s, b) = app.get(&format!("{calls}?status=nope"), root).await;
     assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
     let (_, key) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/tenants/{ta}/api-keys"),
-            root,
-            Some(json!({ "name": "ci" })),
-        )
+        .post(&tenant(&ta, "/api-keys"), root, json!({ "name": "ci" }))
         .await;
     let kid = key["id"].as_str().unwrap();
     let (s, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tenants/{ta}/api-keys/{kid}"),
-            root,
-            None,
-        )
+        .delete(&format!("/api/v1/tenants/{ta}/api-keys/{kid}"), root)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(
@@ -831,12 +694,7 @@ async fn super_admin_lifecycle(ctx: Ctx) {
     );
 
     let (s, audit) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{ta}/audit?per_page=100"),
-            root,
-            None,
-        )
+        .get(&format!("/api/v1/tenants/{ta}/audit?per_page=100"), root)
         .await;
     assert_eq!(s, StatusCode::OK, "{audit}");
     let actions: Vec<&str> = audit["items"]
@@ -857,13 +715,9 @@ async fn super_admin_lifecycle(ctx: Ctx) {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
 
-    let (s, _) = app
-        .call(Method::DELETE, &format!("/api/v1/tenants/{ta}"), root, None)
-        .await;
+    let (s, _) = app.delete(&format!("/api/v1/tenants/{ta}"), root).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, b) = app
-        .call(Method::GET, &format!("/api/v1/tenants/{ta}"), root, None)
-        .await;
+    let (s, b) = app.get(&format!("/api/v1/tenants/{ta}"), root).await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
     app.stop().await;
 }

@@ -9,10 +9,10 @@ use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
 use crate::auth::secrets::associated_data;
 use crate::domain::{AgentId, JsonText, Name, Opaque};
-use crate::store::{AgentSpec, DeleteGrant, Paged, SecretChange, TenantScope, VoiceAgent};
+use crate::store::{AgentSpec, DeleteGrant, SecretChange, TenantScope, VoiceAgent};
 
 use super::tenants::field;
-use super::{audit, created, require, tenant_scope, Change, PageQuery, State};
+use super::{created, paged_view, require, tenant_scope, Change, PageQuery, State};
 
 fn default_language() -> String {
     "en-US".to_owned()
@@ -143,18 +143,13 @@ pub(super) async fn create(
         .create(&scope, &spec, creds.as_ref())
         .await?;
     let after = view(&a);
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "agent.create",
-            tenant: Some(scope.tenant()),
-            target: a.id.to_string(),
-            before: None,
-            after: Some(after.clone()),
-        },
+    Change::created(
+        "agent.create",
+        Some(scope.tenant()),
+        a.id,
+        Some(after.clone()),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(created(after))
 }
@@ -168,12 +163,7 @@ pub(super) async fn list(
     let scope = tenant_scope(&state, &who, &path).await?;
     let page = q.page()?;
     let p = state.store.agents().list(&scope, page).await?;
-    Ok(HttpResponse::Ok().json(Paged {
-        items: p.items.iter().map(view).collect(),
-        total: p.total,
-        page: p.page,
-        per_page: p.per_page,
-    }))
+    Ok(paged_view(p, view))
 }
 
 async fn load(
@@ -222,18 +212,14 @@ pub(super) async fn update(
         .update(&scope, before.id, &spec, &change)
         .await?;
     let after = view(&a);
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "agent.update",
-            tenant: Some(scope.tenant()),
-            target: a.id.to_string(),
-            before: Some(view(&before)),
-            after: Some(after.clone()),
-        },
+    Change::updated(
+        "agent.update",
+        Some(scope.tenant()),
+        a.id,
+        Some(view(&before)),
+        Some(after.clone()),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(HttpResponse::Ok().json(after))
 }
@@ -251,18 +237,12 @@ pub(super) async fn delete(
         .agents()
         .delete(&scope, &DeleteGrant::super_admin(), before.id)
         .await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "agent.delete",
-            tenant: Some(scope.tenant()),
-            target: before.id.to_string(),
-            before: Some(view(&before)),
-            after: None,
-        },
+    Change::deleted(
+        "agent.delete",
+        Some(scope.tenant()),
+        before.id,
+        Some(view(&before)),
     )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .record_deletion(&state, &req, &who)
+    .await
 }

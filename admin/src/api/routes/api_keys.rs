@@ -7,10 +7,10 @@ use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
 use crate::auth::ApiKey as KeyGen;
 use crate::domain::{ApiKeyId, Name, Opaque, Timestamp};
-use crate::store::{ApiKey, DeleteGrant, NewApiKey, Paged, TenantScope};
+use crate::store::{ApiKey, DeleteGrant, NewApiKey, TenantScope};
 
 use super::tenants::field;
-use super::{audit, created, require, tenant_scope, Change, PageQuery, State};
+use super::{created, paged_view, require, tenant_scope, Change, PageQuery, State};
 
 #[derive(Deserialize)]
 pub(super) struct Create {
@@ -62,18 +62,13 @@ pub(super) async fn create(
         )
         .await?;
     let after = view(&k);
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "api_key.create",
-            tenant: Some(scope.tenant()),
-            target: k.id.to_string(),
-            before: None,
-            after: Some(after.clone()),
-        },
+    Change::created(
+        "api_key.create",
+        Some(scope.tenant()),
+        k.id,
+        Some(after.clone()),
     )
+    .record(&state, &req, &who)
     .await?;
     let mut body = after;
     body["key"] = serde_json::Value::String(generated.plaintext);
@@ -89,12 +84,7 @@ pub(super) async fn list(
     let scope = tenant_scope(&state, &who, &path).await?;
     let page = q.page()?;
     let p = state.store.api_keys().list(&scope, page).await?;
-    Ok(HttpResponse::Ok().json(Paged {
-        items: p.items.iter().map(view).collect(),
-        total: p.total,
-        page: p.page,
-        per_page: p.per_page,
-    }))
+    Ok(paged_view(p, view))
 }
 
 async fn load(
@@ -128,18 +118,14 @@ pub(super) async fn revoke(
         .revoke(&scope, before.id, Timestamp::now())
         .await?;
     let after = view(&k);
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "api_key.revoke",
-            tenant: Some(scope.tenant()),
-            target: k.id.to_string(),
-            before: Some(view(&before)),
-            after: Some(after.clone()),
-        },
+    Change::updated(
+        "api_key.revoke",
+        Some(scope.tenant()),
+        k.id,
+        Some(view(&before)),
+        Some(after.clone()),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(HttpResponse::Ok().json(after))
 }
@@ -157,18 +143,12 @@ pub(super) async fn delete(
         .api_keys()
         .delete(&scope, &DeleteGrant::super_admin(), before.id)
         .await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "api_key.delete",
-            tenant: Some(scope.tenant()),
-            target: before.id.to_string(),
-            before: Some(view(&before)),
-            after: None,
-        },
+    Change::deleted(
+        "api_key.delete",
+        Some(scope.tenant()),
+        before.id,
+        Some(view(&before)),
     )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .record_deletion(&state, &req, &who)
+    .await
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 use crate::domain::{TenantId, Timestamp};
-use crate::store::{NewAuditEntry, Page, TenantScope};
+use crate::store::{NewAuditEntry, Page, Paged, TenantScope};
 
 use super::app::AdminState;
 use super::auth::Authenticated;
@@ -147,13 +147,73 @@ pub(super) struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+impl<'a> Change<'a> {
+    /// A creation: nothing before, `after` after.
+    pub(super) fn created(
+        action: &'a str,
+        tenant: Option<TenantId>,
+        target: impl ToString,
+        after: Option<serde_json::Value>,
+    ) -> Self {
+        Self::updated(action, tenant, target, None, after)
+    }
+
+    /// An update (or any change with a state before and after).
+    pub(super) fn updated(
+        action: &'a str,
+        tenant: Option<TenantId>,
+        target: impl ToString,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Self {
+        Change {
+            action,
+            tenant,
+            target: target.to_string(),
+            before,
+            after,
+        }
+    }
+
+    /// Records this change in the audit log, by `who`.
+    pub(super) async fn record(
+        self,
+        state: &AdminState,
+        req: &HttpRequest,
+        who: &Authenticated,
+    ) -> Result<(), ApiError> {
+        audit(state, req, who, self).await
+    }
+
+    /// Records this deletion and answers 204.
+    pub(super) async fn record_deletion(
+        self,
+        state: &AdminState,
+        req: &HttpRequest,
+        who: &Authenticated,
+    ) -> Result<HttpResponse, ApiError> {
+        audit(state, req, who, self).await?;
+        Ok(HttpResponse::NoContent().finish())
+    }
+
+    /// A deletion: `before` before, nothing after.
+    pub(super) fn deleted(
+        action: &'a str,
+        tenant: Option<TenantId>,
+        target: impl ToString,
+        before: Option<serde_json::Value>,
+    ) -> Self {
+        Self::updated(action, tenant, target, before, None)
+    }
+}
+
 /// The client address (the TCP peer; proxies are a later step).
 pub(super) fn client_ip(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
 
 /// Records an audit entry for a mutation by `who`.
-pub(super) async fn audit(
+async fn audit(
     state: &AdminState,
     req: &HttpRequest,
     who: &Authenticated,
@@ -180,4 +240,14 @@ pub(super) async fn audit(
 /// 201 with `body`.
 pub(super) fn created(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Created().json(body)
+}
+
+/// 200 with the page `p`, each item shown by `view`.
+pub(super) fn paged_view<T>(p: Paged<T>, view: impl Fn(&T) -> serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok().json(Paged {
+        items: p.items.iter().map(view).collect(),
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    })
 }

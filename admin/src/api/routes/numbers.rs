@@ -9,7 +9,7 @@ use crate::domain::{AgentId, NumberAddress, NumberId};
 use crate::store::{DeleteGrant, NewNumber, PhoneNumber, TenantScope};
 
 use super::tenants::field;
-use super::{audit, created, require, tenant_scope, Change, PageQuery, State};
+use super::{created, require, tenant_scope, Change, PageQuery, State};
 
 #[derive(Deserialize)]
 pub(super) struct Create {
@@ -61,18 +61,13 @@ pub(super) async fn create(
         .numbers()
         .create(&scope, NewNumber { address, agent_id })
         .await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "number.create",
-            tenant: Some(scope.tenant()),
-            target: n.id.to_string(),
-            before: None,
-            after: serde_json::to_value(&n).ok(),
-        },
+    Change::created(
+        "number.create",
+        Some(scope.tenant()),
+        n.id,
+        serde_json::to_value(&n).ok(),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(created(n))
 }
@@ -133,18 +128,14 @@ pub(super) async fn update(
         .numbers()
         .assign_agent(&scope, before.id, agent_id)
         .await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "number.update",
-            tenant: Some(scope.tenant()),
-            target: n.id.to_string(),
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(&n).ok(),
-        },
+    Change::updated(
+        "number.update",
+        Some(scope.tenant()),
+        n.id,
+        serde_json::to_value(&before).ok(),
+        serde_json::to_value(&n).ok(),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(HttpResponse::Ok().json(n))
 }
@@ -162,18 +153,12 @@ pub(super) async fn delete(
         .numbers()
         .delete(&scope, &DeleteGrant::super_admin(), before.id)
         .await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "number.delete",
-            tenant: Some(scope.tenant()),
-            target: before.id.to_string(),
-            before: serde_json::to_value(&before).ok(),
-            after: None,
-        },
+    Change::deleted(
+        "number.delete",
+        Some(scope.tenant()),
+        before.id,
+        serde_json::to_value(&before).ok(),
     )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .record_deletion(&state, &req, &who)
+    .await
 }

@@ -8,7 +8,7 @@ use crate::api::error::{parse_id, ApiError};
 use crate::domain::{Name, Slug, TenantId, TenantStatus};
 use crate::store::{DeleteGrant, NewTenant, TenantUpdate};
 
-use super::{audit, created, require_super_admin, Change, PageQuery, State};
+use super::{created, require_super_admin, Change, PageQuery, State};
 
 #[derive(Deserialize)]
 pub(super) struct Create {
@@ -67,19 +67,9 @@ pub(super) async fn create(
         .create(NewTenant { name, slug, plan })
         .await?;
     let after = serde_json::to_value(&t).ok();
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "tenant.create",
-            tenant: Some(t.id),
-            target: t.id.to_string(),
-            before: None,
-            after,
-        },
-    )
-    .await?;
+    Change::created("tenant.create", Some(t.id), t.id, after)
+        .record(&state, &req, &who)
+        .await?;
     Ok(created(t))
 }
 
@@ -129,18 +119,14 @@ pub(super) async fn update(
         return Err(err);
     }
     let t = state.store.tenants().update(id, update).await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "tenant.update",
-            tenant: Some(id),
-            target: id.to_string(),
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(&t).ok(),
-        },
+    Change::updated(
+        "tenant.update",
+        Some(id),
+        id,
+        serde_json::to_value(&before).ok(),
+        serde_json::to_value(&t).ok(),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(HttpResponse::Ok().json(t))
 }
@@ -164,18 +150,12 @@ pub(super) async fn delete(
         .tenants()
         .delete(&DeleteGrant::super_admin(), id)
         .await?;
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "tenant.delete",
-            tenant: None,
-            target: id.to_string(),
-            before: serde_json::to_value(&before).ok(),
-            after: None,
-        },
+    Change::deleted(
+        "tenant.delete",
+        None,
+        id,
+        serde_json::to_value(&before).ok(),
     )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .record_deletion(&state, &req, &who)
+    .await
 }

@@ -10,7 +10,7 @@ use crate::domain::{Email, Opaque, TenantRole};
 use crate::store::NewUser;
 
 use super::tenants::field;
-use super::{audit, created, require, tenant_scope, Change, PageQuery, State};
+use super::{created, require, tenant_scope, Change, PageQuery, State};
 
 #[derive(Deserialize)]
 pub(super) struct Create {
@@ -53,18 +53,13 @@ pub(super) async fn create(
         .await?;
     state.store.memberships().add(&scope, user.id, role).await?;
     let after = serde_json::json!({ "id": user.id, "email": user.email, "role": role });
-    audit(
-        &state,
-        &req,
-        &who,
-        Change {
-            action: "user.create",
-            tenant: Some(scope.tenant()),
-            target: user.id.to_string(),
-            before: None,
-            after: Some(after.clone()),
-        },
+    Change::created(
+        "user.create",
+        Some(scope.tenant()),
+        user.id,
+        Some(after.clone()),
     )
+    .record(&state, &req, &who)
     .await?;
     Ok(created(after))
 }
