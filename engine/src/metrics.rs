@@ -201,7 +201,9 @@ pub struct SendLateness {
 impl Default for SendLateness {
     fn default() -> Self {
         SendLateness {
-            buckets: (0..SEND_LATENESS_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..SEND_LATENESS_BUCKETS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             sum_us: AtomicU64::new(0),
         }
     }
@@ -209,7 +211,9 @@ impl Default for SendLateness {
 
 impl std::fmt::Debug for SendLateness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendLateness").field("count", &self.count()).finish()
+        f.debug_struct("SendLateness")
+            .field("count", &self.count())
+            .finish()
     }
 }
 
@@ -230,7 +234,11 @@ impl SendLateness {
     /// The `q` quantile (0.0..=1.0) in ms, as the upper edge of its 100 µs
     /// bucket (None before the first packet).
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return None;
@@ -355,8 +363,16 @@ fn write_prometheus(
             )?;
         }
     }
-    writeln!(out, "parla_rtp_send_lateness_seconds_sum {}", lateness.sum_seconds())?;
-    writeln!(out, "parla_rtp_send_lateness_seconds_count {}", lateness.count())?;
+    writeln!(
+        out,
+        "parla_rtp_send_lateness_seconds_sum {}",
+        lateness.sum_seconds()
+    )?;
+    writeln!(
+        out,
+        "parla_rtp_send_lateness_seconds_count {}",
+        lateness.count()
+    )?;
     Ok(())
 }
 
@@ -564,10 +580,20 @@ mod tests {
         assert_eq!(c.send_lateness.count(), 100);
         assert_eq!(c.send_lateness.quantile_ms(0.5), Some(0.1));
         assert_eq!(c.send_lateness.quantile_ms(0.99), Some(1.6));
-        assert_eq!(c.send_lateness.quantile_ms(1.0), Some(51.2), "clamped to the last bucket");
+        assert_eq!(
+            c.send_lateness.quantile_ms(1.0),
+            Some(51.2),
+            "clamped to the last bucket"
+        );
         let mut out = String::new();
         render_prometheus(&LatencyMetrics::new(), &c, &mut out);
-        assert!(out.contains("parla_rtp_send_lateness_seconds{quantile=\"0.99\"} 0.0016"), "{out}");
-        assert!(out.contains("parla_rtp_send_lateness_seconds_count 100"), "{out}");
+        assert!(
+            out.contains("parla_rtp_send_lateness_seconds{quantile=\"0.99\"} 0.0016"),
+            "{out}"
+        );
+        assert!(
+            out.contains("parla_rtp_send_lateness_seconds_count 100"),
+            "{out}"
+        );
     }
 }

@@ -126,7 +126,10 @@ impl ProviderStats {
     /// then every turn had the same provider time and v2v percentiles minus
     /// it are exact engine-overhead percentiles, not just the mean.
     pub fn all_fixed(&self) -> bool {
-        let fixed = |s: &str| s.parse::<Distribution>().is_ok_and(|d| matches!(d, Distribution::Fixed(_)));
+        let fixed = |s: &str| {
+            s.parse::<Distribution>()
+                .is_ok_and(|d| matches!(d, Distribution::Fixed(_)))
+        };
         let c = &self.config;
         fixed(&c.stt_delay) && fixed(&c.llm_ttft) && fixed(&c.llm_inter_token) && fixed(&c.tts_ttfb)
     }

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 
 use crate::providers::ProviderStats;
 use crate::report::{
-    round2, CallCounts, EngineOverhead, SendLateness, HarnessUsage, Percentiles, RtpSummary, Summary,
-    TargetUsage, TimelinePoint, TurnCounts,
+    round2, CallCounts, EngineOverhead, HarnessUsage, Percentiles, RtpSummary, SendLateness,
+    Summary, TargetUsage, TimelinePoint, TurnCounts,
 };
 use crate::sysmon::{self, Source};
 
@@ -750,8 +750,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<Summary> {
                         .map(round2);
             }
             let q = |q: &str| {
-                sysmon::summary_quantile_ms(&text, "parla_rtp_send_lateness_seconds", q)
-                    .map(round2)
+                sysmon::summary_quantile_ms(&text, "parla_rtp_send_lateness_seconds", q).map(round2)
             };
             let l = SendLateness {
                 p50: q("0.5"),

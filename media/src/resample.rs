@@ -347,7 +347,8 @@ impl Upsampler8kTo16k {
                 pair[1] = w[HB_SIDE_TAPS] as i16;
             }
             dst = rest;
-            self.buf.copy_within(block.len()..block.len() + UP_HISTORY, 0);
+            self.buf
+                .copy_within(block.len()..block.len() + UP_HISTORY, 0);
         }
     }
 

@@ -109,7 +109,11 @@ impl Vad {
             self.scored += 1;
             return self.detector.predict_i16(&self.carry).clamp(0.0, 1.0);
         }
-        let energy: i64 = self.carry.iter().map(|&s| i64::from(s) * i64::from(s)).sum();
+        let energy: i64 = self
+            .carry
+            .iter()
+            .map(|&s| i64::from(s) * i64::from(s))
+            .sum();
         let quiet = (energy as f64 / VAD_BLOCK_SAMPLES as f64) < self.floor_ms;
         if !quiet {
             self.quiet_blocks = 0;
@@ -345,7 +349,11 @@ mod tests {
         let plain = decisions(&mut Vad::with_gate(VAD_DEFAULT_THRESHOLD, false), &pcm);
         let first_silent_frame = speech_end / SAMPLES_PER_FRAME_16K;
         let last = |d: &[bool]| d.iter().rposition(|&s| s).expect("some speech");
-        assert!(last(&gated) <= first_silent_frame + 1, "gated speech ran into silence: {} vs {first_silent_frame}", last(&gated));
+        assert!(
+            last(&gated) <= first_silent_frame + 1,
+            "gated speech ran into silence: {} vs {first_silent_frame}",
+            last(&gated)
+        );
         assert!(
             last(&plain) >= last(&gated),
             "the gate only ever shortens speech: {} vs {}",
@@ -366,7 +374,10 @@ mod tests {
         let g = decisions(&mut gated, &pcm);
         let p = decisions(&mut Vad::with_gate(VAD_DEFAULT_THRESHOLD, false), &pcm);
         let (scored, skipped) = gated.blocks_scored_skipped();
-        assert!(skipped > scored, "idle blocks skipped: {scored} scored, {skipped} skipped");
+        assert!(
+            skipped > scored,
+            "idle blocks skipped: {scored} scored, {skipped} skipped"
+        );
         // Where the vowel is audible, decisions agree (onset included).
         let onset = |d: &[bool], from: usize| d[from..].iter().position(|&s| s).map(|i| i + from);
         let second = (16_000 * 8) / SAMPLES_PER_FRAME_16K;
@@ -376,7 +387,12 @@ mod tests {
             (Some(a), Some(b)) => a.abs_diff(b) <= 1,
             _ => false,
         };
-        assert!(close(onset(&g, 0), onset(&p, 0)), "first onset {:?} vs {:?}", onset(&g, 0), onset(&p, 0));
+        assert!(
+            close(onset(&g, 0), onset(&p, 0)),
+            "first onset {:?} vs {:?}",
+            onset(&g, 0),
+            onset(&p, 0)
+        );
         assert!(
             close(onset(&g, second), onset(&p, second)),
             "onset after an idle line {:?} vs {:?}",
@@ -384,7 +400,11 @@ mod tests {
             onset(&p, second)
         );
         let agree = g.iter().zip(&p).filter(|(a, b)| a == b).count();
-        assert!(agree as f64 / g.len() as f64 > 0.95, "{agree} of {}", g.len());
+        assert!(
+            agree as f64 / g.len() as f64 > 0.95,
+            "{agree} of {}",
+            g.len()
+        );
     }
 
     #[test]

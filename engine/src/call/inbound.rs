@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use parla_media::dtmf::{DtmfDecoder, DtmfEvent};
 use parla_media::g711::G711;
 use parla_media::jitter::JitterFrame;
-use parla_media::reorder::ReorderBuffer;
 use parla_media::latch::RtpLatch;
+use parla_media::reorder::ReorderBuffer;
 use parla_media::resample::Upsampler8kTo16k;
 use parla_media::vad::Vad;
 use parla_media::{NARROWBAND_HZ, SAMPLES_PER_FRAME_16K, SAMPLES_PER_FRAME_8K};
@@ -155,7 +155,8 @@ impl InboundMedia {
             }
             self.ssrc = Some(header.ssrc);
         }
-        self.reorder.push(header.sequence, header.timestamp, payload);
+        self.reorder
+            .push(header.sequence, header.timestamp, payload);
         Datagram::Audio
     }
 
