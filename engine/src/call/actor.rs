@@ -210,10 +210,16 @@ impl CallActor {
                     let _ = tx.try_send(SttInput::Audio(frame.pcm_16k.to_vec()));
                 }
             } else {
-                if self.preroll.len() == STT_PREROLL_FRAMES {
-                    self.preroll.pop_front();
-                }
-                self.preroll.push_back(frame.pcm_16k.to_vec());
+                // Reuse the oldest frame's buffer once the pre-roll is full:
+                // no allocation per frame while the caller is silent.
+                let mut buf = if self.preroll.len() == STT_PREROLL_FRAMES {
+                    self.preroll.pop_front().unwrap_or_default()
+                } else {
+                    Vec::with_capacity(frame.pcm_16k.len())
+                };
+                buf.clear();
+                buf.extend_from_slice(frame.pcm_16k);
+                self.preroll.push_back(buf);
             }
             self.conversation
                 .handle_input(Input::CallerFrame { speech }, now);
