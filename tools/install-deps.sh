@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(curl fonts-dejavu-core espeak-ng libespeak-ng-dev sox sip-tester pkg-config ca-certificates)
+APT_PACKAGES=(curl fonts-dejavu-core espeak-ng libespeak-ng-dev sox sip-tester pkg-config ca-certificates chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
