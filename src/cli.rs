@@ -1,4 +1,9 @@
 //! Command-line flags; every flag of `serve` can also be set from the environment.
+//!
+//! Environment only (never flags, so they stay out of `ps`):
+//! `PARLA_SECRET_KEY` (base64 of 32 bytes: encrypts provider credentials; else
+//! generated once into `<data dir>/secret.key`), `PARLA_ADMIN_EMAIL` and
+//! `PARLA_ADMIN_PASSWORD` (the first super admin).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -19,8 +24,39 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Answer SIP calls with the configured agents.
+    /// Answer SIP calls with the agents of the admin database, and serve the
+    /// admin API.
     Serve(ServeArgs),
+    /// Administer the admin database from the shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `parla admin …`.
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a super admin (operator) login. The password comes from
+    /// PARLA_ADMIN_PASSWORD, else from the first line of standard input.
+    CreateSuperAdmin {
+        /// The login e-mail.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the admin database is.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Where Parla keeps its data: the embedded database
+    /// (parla-admin.sqlite3), the generated secret key, recordings.
+    #[arg(long, env = "PARLA_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `postgres://user:pass@host/db` (or `sqlite://file?mode=rwc`) instead of
+    /// the embedded SQLite file in the data directory.
+    #[arg(long, env = "PARLA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -38,12 +74,12 @@ pub struct ServeArgs {
     /// UDP port range for RTP, LOW-HIGH.
     #[arg(long, env = "PARLA_RTP_PORTS", default_value = "20000-29999")]
     pub rtp_ports: PortRange,
-    /// Agents and providers.
-    #[arg(long, env = "PARLA_CONFIG", default_value = "parla.toml")]
-    pub config: PathBuf,
-    /// Where Parla keeps its data (recordings, database — later issues).
-    #[arg(long, env = "PARLA_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    /// Agents to import into the `default` tenant on first start (when that
+    /// tenant does not exist yet). Default: `parla.toml` if it exists.
+    #[arg(long, env = "PARLA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// On SIGTERM/SIGINT, how long active calls may continue before exit, in seconds.
     #[arg(long, env = "PARLA_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,

@@ -1,9 +1,12 @@
-//! The operational HTTP endpoints: `/healthz` and `/metrics` (Prometheus text).
+//! The HTTP server: the operational endpoints `/healthz` and `/metrics`
+//! (Prometheus text), and the admin plane ([`admin_routes`]: the JSON API
+//! under `/api/v1`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use parla_admin::api::AdminState;
 use parla_engine::metrics::{render_prometheus, CallCounters, LatencyMetrics};
 
 /// What the HTTP handlers read.
@@ -73,19 +76,28 @@ fn render_process_metrics(out: &mut String) {
     }
 }
 
+/// Mounts the admin plane on the app: the JSON API (`/api/v1/…`). The web
+/// panel mounts here too, one line next to the API.
+pub fn admin_routes(cfg: &mut web::ServiceConfig, admin: web::Data<AdminState>) {
+    parla_admin::api::configure(cfg, admin);
+}
+
 /// Binds the HTTP server (port 0 picks a free port) and returns it with its address.
 pub fn bind(
     addr: SocketAddr,
     state: HttpState,
+    admin: web::Data<AdminState>,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
+        let admin = admin.clone();
         App::new()
             .app_data(state.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics))
+            .configure(move |cfg| admin_routes(cfg, admin))
     })
-    .workers(1)
+    .workers(2)
     .disable_signals()
     .bind(addr)?;
     let local = server.addrs().first().copied().unwrap_or(addr);

@@ -1,10 +1,19 @@
 //! `parla`: the realtime telephony engine for AI voice agents.
 //!
-//! `parla serve` answers SIP calls with the agents of `parla.toml` and serves
-//! `/healthz` and `/metrics` over HTTP. See the README for the Quick start.
+//! `parla serve` answers SIP calls with the agents of the admin database
+//! (`parla.toml` is imported into it on first start) and serves `/healthz`,
+//! `/metrics` and the admin API over HTTP. `parla admin` administers the
+//! database from the shell. See the README for the Quick start.
 
+mod admin_store;
+mod agents;
+mod bootstrap;
+mod call_records;
 mod cli;
+mod directory;
 mod http;
+mod import;
+mod routing;
 mod serve;
 
 use std::io::IsTerminal as _;
@@ -30,6 +39,26 @@ fn main() -> anyhow::Result<()> {
             system
                 .block_on(serve::run(args))
                 .context("parla serve failed")
+        }
+        cli::Command::Admin(cli::AdminCommand::CreateSuperAdmin { email, store }) => {
+            let password = bootstrap::password_from_env_or_stdin()?;
+            let system = actix_rt::System::new();
+            system
+                .block_on(async move {
+                    let db = admin_store::open_store(&store).await?;
+                    let id = bootstrap::create_super_admin(
+                        &db,
+                        &email,
+                        &password,
+                        bootstrap::Actor::Cli,
+                    )
+                    .await;
+                    db.close().await;
+                    let id = id?;
+                    println!("created super admin {} ({id})", email.trim());
+                    anyhow::Ok(())
+                })
+                .context("parla admin create-super-admin failed")
         }
     }
 }

@@ -1,38 +1,62 @@
-//! `parla serve`: wires SIP, the call engine and HTTP together, and shuts down
-//! gracefully on SIGTERM/SIGINT (refuse new calls, let active ones finish).
+//! `parla serve`: wires the admin database, SIP, the call engine and HTTP
+//! together, and shuts down gracefully on SIGTERM/SIGINT (refuse new calls,
+//! let active ones finish).
+//!
+//! Start-up: open the database (migrations), load or create the secret key,
+//! bootstrap the first super admin, import `parla.toml` into the `default`
+//! tenant on first start; then every INVITE is routed through the database.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::path::{Path, PathBuf};
+
 use actix::Arbiter;
+use actix_web::web;
 use anyhow::{bail, Context as _};
-use parla_engine::agent::{build_agents, ParlaConfig, StaticDirectory};
+use parla_admin::api::AdminState;
+use parla_engine::agent::ParlaConfig;
 use parla_engine::call::{CallManager, CallServices};
 use parla_engine::metrics::{CallCounters, LatencyMetrics};
 use parla_engine::rtp_ports::RtpPortPool;
 use parla_sip::server::{SipServer, SipServerConfig};
 
+use crate::admin_store::{load_secret_key, open_store};
+use crate::bootstrap::ensure_super_admin;
 use crate::cli::ServeArgs;
+use crate::directory::DbDirectory;
 use crate::http::{self, HttpState};
+use crate::import::{import_if_first_start, ImportOutcome};
 
 /// The `Server`/`User-Agent` header value.
 pub const USER_AGENT: &str = concat!("Parla/", env!("CARGO_PKG_VERSION"));
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("reading config {}", args.config.display()))?;
-    let config = ParlaConfig::from_toml(&text)
-        .with_context(|| format!("parsing {}", args.config.display()))?;
-    if config.agents.is_empty() {
-        bail!("{} defines no [[agents]]", args.config.display());
+    let config = load_config(args.config.as_deref())?;
+    let data_dir = &args.store.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let secrets = load_secret_key(data_dir)?;
+    let store = open_store(&args.store).await?;
+    ensure_super_admin(&store).await?;
+    if let Some((path, config)) = &config {
+        match import_if_first_start(&store, &secrets, config)
+            .await
+            .with_context(|| format!("importing the agents of {}", path.display()))?
+        {
+            ImportOutcome::Imported { agents, numbers } => tracing::info!(
+                agents, numbers, config = %path.display(),
+                "imported parla.toml into the default tenant (first start; later edits are made in the panel)"
+            ),
+            ImportOutcome::AlreadyImported => tracing::info!(
+                config = %path.display(),
+                "the default tenant exists: parla.toml not imported again (the database wins)"
+            ),
+        }
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-    let agents = build_agents(&config.agents)
-        .await
-        .context("building agents")?;
-    let directory = Arc::new(StaticDirectory::new(agents)?);
+    let directory = Arc::new(DbDirectory::new(store.clone(), secrets.clone()));
+    let admin = web::Data::new(AdminState::new(store.clone(), secrets));
 
     let public_ip = args
         .public_ip
@@ -46,6 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         rtp_bind_ip: args.sip_addr.ip(),
         public_ip,
         user_agent: USER_AGENT.to_string(),
+        recordings_dir: Some(data_dir.join("recordings")),
     });
     let threads = args.media_threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -74,6 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             latency,
             counters: counters.clone(),
         },
+        admin,
     )
     .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
     let http_handle = http_server.handle();
@@ -122,8 +148,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     sip.shutdown().await;
     http_handle.stop(true).await;
+    // Let the writers of the last call records finish, then close the pool.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.close().await;
     tracing::info!("parla stopped");
     Ok(())
+}
+
+/// The file of agents to import on first start: `--config` / `PARLA_CONFIG`
+/// (which must exist), else `parla.toml` in the working directory if present.
+fn load_config(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, ParlaConfig)>> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = PathBuf::from("parla.toml");
+            if !default.exists() {
+                return Ok(None);
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    let config =
+        ParlaConfig::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if config.agents.is_empty() {
+        bail!("{} defines no [[agents]]", path.display());
+    }
+    Ok(Some((path, config)))
 }
 
 /// The SIP address when it is specific; otherwise the first non-loopback IPv4

@@ -3,6 +3,9 @@
 # espeak-ng TTS, the scripted `flow` LLM, and a local whisper tiny.en recognizer
 # behind the OpenAI-compatible transcription API, started here and stopped on exit.
 # Extra arguments go to `parla serve` (e.g. --public-ip 192.0.2.10).
+# The first start imports parla.toml into the admin database (data/) and
+# prints the generated super admin password; the admin API is on
+# http://127.0.0.1:8080/api/v1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

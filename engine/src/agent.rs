@@ -1,12 +1,14 @@
 //! Voice agents and routing: which agent answers a dialed number.
 //!
-//! Agents are configured in `parla.toml` (`[[agents]]` tables). The admin plane
-//! will later serve the same [`AgentDirectory`] trait from the database.
+//! Agents are configured in `parla.toml` (`[[agents]]` tables) and served by
+//! [`StaticDirectory`]; the `parla` binary serves the same [`AgentDirectory`]
+//! trait from the admin database (dialed number → tenant → agent).
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::call::lifecycle::CallLifecycle;
 use crate::conversation::ConversationConfig;
 use crate::providers::config::{LlmProviderConfig, SttProviderConfig, TtsProviderConfig};
 use crate::providers::{LanguageModel, ProviderError, SpeechToText, TextToSpeech};
@@ -95,12 +97,46 @@ pub struct AgentConfig {
     /// Hard limit on call duration, in seconds.
     #[serde(default)]
     pub max_call_secs: Option<u32>,
+    /// Record each call as a stereo WAV (caller left, agent right) in the
+    /// data directory's `recordings/`.
+    #[serde(default)]
+    pub record: bool,
     pub stt: SttProviderConfig,
     pub llm: LlmProviderConfig,
     pub tts: TtsProviderConfig,
 }
 
 impl AgentConfig {
+    /// An agent named `name` with these providers, no numbers, and every
+    /// other setting at its documented default (as if omitted in `parla.toml`).
+    pub fn with_providers(
+        name: String,
+        stt: SttProviderConfig,
+        llm: LlmProviderConfig,
+        tts: TtsProviderConfig,
+    ) -> AgentConfig {
+        AgentConfig {
+            name,
+            numbers: Vec::new(),
+            greeting: String::new(),
+            system_prompt: String::new(),
+            language: default_language(),
+            voice: String::new(),
+            barge_in: default_true(),
+            barge_in_min_ms: default_barge_in_min_ms(),
+            endpointing_ms: default_endpointing_ms(),
+            min_utterance_ms: default_min_utterance_ms(),
+            response_timeout_ms: default_response_timeout_ms(),
+            fallback_line: default_fallback_line(),
+            answer_delay_ms: 0,
+            max_call_secs: None,
+            record: false,
+            stt,
+            llm,
+            tts,
+        }
+    }
+
     /// The conversation core's settings for this agent.
     pub fn conversation(&self) -> ConversationConfig {
         ConversationConfig {
@@ -184,69 +220,128 @@ pub enum AgentError {
     Duplicate(String),
 }
 
-/// Builds the live agents of a configuration: provider clients, and the
-/// fallback line rendered once with the in-process espeak-ng at 8 kHz.
+/// Builds the live agents of a configuration (see [`build_agent`]).
 pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, AgentError> {
-    use crate::providers::espeak::{EspeakConfig, EspeakTts};
-    use futures::StreamExt;
-
     let mut agents = Vec::with_capacity(configs.len());
     for config in configs {
-        let err = |source| AgentError::Provider {
-            agent: config.name.clone(),
-            source,
-        };
-        let stt = config.stt.build().map_err(err)?;
-        let llm = config.llm.build().map_err(err)?;
-        let tts = config.tts.build().map_err(err)?;
-
-        let fallback_err = |reason: String| AgentError::Fallback {
-            agent: config.name.clone(),
-            reason,
-        };
-        let espeak =
-            EspeakTts::new(EspeakConfig::default()).map_err(|e| fallback_err(e.to_string()))?;
-        let mut stream = espeak
-            .synthesize(&config.fallback_line, "")
-            .await
-            .map_err(|e| fallback_err(e.to_string()))?;
-        let mut pcm = Vec::new();
-        let mut resampler: Option<(u32, parla_media::resample::Resampler)> = None;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| fallback_err(e.to_string()))?;
-            if resampler.as_ref().map(|(r, _)| *r) != Some(chunk.sample_rate_hz) {
-                let r = parla_media::resample::Resampler::new(
-                    chunk.sample_rate_hz,
-                    parla_media::NARROWBAND_HZ,
-                )
-                .map_err(|e| fallback_err(e.to_string()))?;
-                resampler = Some((chunk.sample_rate_hz, r));
-            }
-            if let Some((_, r)) = resampler.as_mut() {
-                r.process(&chunk.samples, &mut pcm);
-            }
-        }
-        if let Some((_, r)) = resampler.as_mut() {
-            r.flush(&mut pcm);
-        }
-        if pcm.is_empty() {
-            return Err(fallback_err("espeak-ng produced no audio".into()));
-        }
-        agents.push(Arc::new(Agent {
-            config: config.clone(),
-            stt,
-            llm,
-            tts,
-            fallback_audio_8k: Arc::new(pcm),
-        }));
+        agents.push(build_agent(config).await?);
     }
     Ok(agents)
 }
 
-/// Finds the agent for an incoming call.
+/// Builds one live agent: its provider clients, and the fallback line
+/// rendered once with the in-process espeak-ng at 8 kHz.
+///
+/// Errors: [`AgentError::Provider`] when a provider section is invalid (bad
+/// settings, missing API key), [`AgentError::Fallback`] when espeak-ng fails.
+pub async fn build_agent(config: &AgentConfig) -> Result<Arc<Agent>, AgentError> {
+    use crate::providers::espeak::{EspeakConfig, EspeakTts};
+    use futures::StreamExt;
+
+    let err = |source| AgentError::Provider {
+        agent: config.name.clone(),
+        source,
+    };
+    let stt = config.stt.build().map_err(err)?;
+    let llm = config.llm.build().map_err(err)?;
+    let tts = config.tts.build().map_err(err)?;
+
+    let fallback_err = |reason: String| AgentError::Fallback {
+        agent: config.name.clone(),
+        reason,
+    };
+    let espeak =
+        EspeakTts::new(EspeakConfig::default()).map_err(|e| fallback_err(e.to_string()))?;
+    let mut stream = espeak
+        .synthesize(&config.fallback_line, "")
+        .await
+        .map_err(|e| fallback_err(e.to_string()))?;
+    let mut pcm = Vec::new();
+    let mut resampler: Option<(u32, parla_media::resample::Resampler)> = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| fallback_err(e.to_string()))?;
+        if resampler.as_ref().map(|(r, _)| *r) != Some(chunk.sample_rate_hz) {
+            let r = parla_media::resample::Resampler::new(
+                chunk.sample_rate_hz,
+                parla_media::NARROWBAND_HZ,
+            )
+            .map_err(|e| fallback_err(e.to_string()))?;
+            resampler = Some((chunk.sample_rate_hz, r));
+        }
+        if let Some((_, r)) = resampler.as_mut() {
+            r.process(&chunk.samples, &mut pcm);
+        }
+    }
+    if let Some((_, r)) = resampler.as_mut() {
+        r.flush(&mut pcm);
+    }
+    if pcm.is_empty() {
+        return Err(fallback_err("espeak-ng produced no audio".into()));
+    }
+    Ok(Arc::new(Agent {
+        config: config.clone(),
+        stt,
+        llm,
+        tts,
+        fallback_audio_8k: Arc::new(pcm),
+    }))
+}
+
+/// The destination of an incoming INVITE, as routing sees it.
+#[derive(Debug, Clone)]
+pub struct CallTarget {
+    /// SIP Call-ID.
+    pub call_id: String,
+    /// From URI (the caller).
+    pub from: String,
+    /// To URI.
+    pub to: String,
+    /// Request-URI.
+    pub request_uri: String,
+    /// The Request-URI user part (`+15551234567`, `support`), if any.
+    pub dialed_user: Option<String>,
+    /// When the INVITE was received.
+    pub received_at: std::time::SystemTime,
+}
+
+/// What routing decided for one INVITE.
+pub enum RouteDecision {
+    /// Answer with `agent`; report the call's lifecycle to `lifecycle`.
+    Agent {
+        agent: Arc<Agent>,
+        lifecycle: Option<Box<dyn CallLifecycle>>,
+    },
+    /// Reject with SIP `status` (404 unknown destination, 480/503 agent
+    /// unavailable); `lifecycle` (if any) receives the rejection.
+    Reject {
+        status: u16,
+        lifecycle: Option<Box<dyn CallLifecycle>>,
+    },
+}
+
+impl std::fmt::Debug for RouteDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteDecision::Agent { agent, lifecycle } => f
+                .debug_struct("Agent")
+                .field("agent", &agent.config.name)
+                .field("lifecycle", &lifecycle.is_some())
+                .finish(),
+            RouteDecision::Reject { status, lifecycle } => f
+                .debug_struct("Reject")
+                .field("status", status)
+                .field("lifecycle", &lifecycle.is_some())
+                .finish(),
+        }
+    }
+}
+
+/// Finds the agent for an incoming call. Routing may do IO (a database
+/// lookup, building provider clients); the engine runs it off the SIP loop.
+#[async_trait::async_trait]
 pub trait AgentDirectory: Send + Sync + 'static {
-    /// `dialed_user` is the Request-URI user part; `None` → no agent (404).
-    fn route(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>>;
+    /// The decision for `target`; unknown destinations are `Reject { status: 404 }`.
+    async fn route(&self, target: &CallTarget) -> RouteDecision;
 }
 
 /// Agents from `parla.toml`, matched in file order (first match wins).
@@ -269,14 +364,29 @@ impl StaticDirectory {
     pub fn agents(&self) -> &[Arc<Agent>] {
         &self.agents
     }
-}
 
-impl AgentDirectory for StaticDirectory {
-    fn route(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>> {
+    /// The first agent whose numbers match, if any.
+    pub fn find(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>> {
         self.agents
             .iter()
             .find(|a| a.config.matches(dialed_user, request_uri))
             .cloned()
+    }
+}
+
+#[async_trait::async_trait]
+impl AgentDirectory for StaticDirectory {
+    async fn route(&self, target: &CallTarget) -> RouteDecision {
+        match self.find(target.dialed_user.as_deref(), &target.request_uri) {
+            Some(agent) => RouteDecision::Agent {
+                agent,
+                lifecycle: None,
+            },
+            None => RouteDecision::Reject {
+                status: 404,
+                lifecycle: None,
+            },
+        }
     }
 }
 
@@ -322,5 +432,10 @@ mod tests {
         assert!(c.barge_in_enabled);
         assert_eq!(c.endpointing_ms, 500);
         assert_eq!(a.language, "en");
+        // The constructor for agents from other sources has the same defaults.
+        let mut built =
+            AgentConfig::with_providers("a".into(), a.stt.clone(), a.llm.clone(), a.tts.clone());
+        built.numbers = a.numbers.clone();
+        assert_eq!(format!("{built:?}"), format!("{a:?}"));
     }
 }

@@ -1,5 +1,6 @@
 //! Black-box test support: runs the real `parla` binary on free ports with a
-//! generated `parla.toml`, and helpers shared by the end-to-end tests.
+//! generated `parla.toml` (imported into its fresh admin database), and
+//! helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -24,7 +25,30 @@ pub struct Parla {
     _dir: tempdir::Dir,
 }
 
-mod tempdir {
+/// How to start `parla serve` ([`Parla::launch`]).
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// `parla.toml` text; `None` starts without `--config`.
+    pub config_toml: Option<&'a str>,
+    /// `--rtp-ports`.
+    pub rtp_ports: String,
+    /// Extra environment (e.g. `PARLA_DATABASE_URL`, `PARLA_ADMIN_EMAIL`).
+    pub env: Vec<(String, String)>,
+    /// A data directory kept across restarts; default: a fresh one.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// Environment of the test process that must not leak into `parla serve`.
+const ISOLATED_ENV: &[&str] = &[
+    "PARLA_DATABASE_URL",
+    "PARLA_SECRET_KEY",
+    "PARLA_ADMIN_EMAIL",
+    "PARLA_ADMIN_PASSWORD",
+    "PARLA_CONFIG",
+    "PARLA_DATA_DIR",
+];
+
+pub mod tempdir {
     /// A temporary directory removed on drop.
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
@@ -72,10 +96,29 @@ impl Parla {
     }
 
     pub fn start_with_env(config_toml: &str, rtp_ports: &str, env: &[(&str, &str)]) -> Parla {
+        Self::launch(Launch {
+            config_toml: Some(config_toml),
+            rtp_ports: rtp_ports.to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            data_dir: None,
+        })
+    }
+
+    /// Starts `parla serve` as `launch` says and waits for its ready line.
+    pub fn launch(launch: Launch<'_>) -> Parla {
         let dir = tempdir::Dir::new("parla");
-        let config = dir.0.join("parla.toml");
-        std::fs::write(&config, config_toml).expect("write parla.toml");
+        let data_dir = launch
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.0.join("data"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_parla"));
+        for k in ISOLATED_ENV {
+            cmd.env_remove(k);
+        }
+        let rtp_ports = launch.rtp_ports.as_str();
         cmd.args([
             "serve",
             "--sip-addr",
@@ -86,19 +129,24 @@ impl Parla {
             "127.0.0.1",
         ])
         .args(["--rtp-ports", rtp_ports, "--shutdown-timeout", "5"])
-        .arg("--config")
-        .arg(&config)
         .arg("--data-dir")
-        .arg(dir.0.join("data"))
-        .env(
+        .arg(&data_dir);
+        if let Some(config_toml) = launch.config_toml {
+            let config = dir.0.join("parla.toml");
+            std::fs::write(&config, config_toml).expect("write parla.toml");
+            cmd.arg("--config").arg(&config);
+        }
+        cmd.env(
             "RUST_LOG",
             std::env::var("PARLA_TEST_LOG").unwrap_or_else(|_| "info".into()),
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        for (k, v) in env {
+        for (k, v) in &launch.env {
             cmd.env(k, v);
         }
+        // Without --config, a parla.toml in the working directory would be imported.
+        cmd.current_dir(&dir.0);
         let mut child = cmd.spawn().expect("spawn parla");
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().expect("stderr");

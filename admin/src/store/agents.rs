@@ -1,4 +1,28 @@
 //! Voice agents: the per-tenant configuration the engine runs a call with.
+//!
+//! # How the engine reads an agent
+//!
+//! The `parla` binary turns a row into an engine agent (`parla.toml`'s
+//! `[[agents]]` table) on the first call after each change (keyed by
+//! `(id, updated_at)`):
+//!
+//! * `stt_provider` / `llm_provider` / `tts_provider` are the provider kinds,
+//!   exactly the `provider` tags of `parla.toml` (`openai`, `deepgram` for
+//!   STT; `openai`, `flow` for the LLM; `espeak`, `openai` for TTS).
+//! * `credentials_enc` decrypts (with `PARLA_SECRET_KEY`, associated data
+//!   `associated_data("voice_agents", <tenant id>, "credentials_enc")`) to
+//!   the JSON object `{"stt": {…}, "llm": {…}, "tts": {…}}`: each section is
+//!   that provider's settings table as in `parla.toml` without the
+//!   `provider` key, e.g. `{"base_url": "https://api.groq.com/openai/v1",
+//!   "api_key": "…", "model": "whisper-large-v3"}`. A missing section (or no
+//!   credentials at all) means the provider's defaults.
+//! * `flow`, when set and the LLM kind is `flow`, is the flow script (the
+//!   `[agents.llm.flow]` table as JSON), unless `credentials.llm` names one.
+//! * `greeting`, `system_prompt`, `language`, `voice`, `barge_in_enabled`,
+//!   `barge_in_min_ms`, `endpointing_ms` map to the fields of the same name.
+//! * `engine_options` (JSON object or NULL) holds the remaining call
+//!   settings: `min_utterance_ms`, `response_timeout_ms`, `fallback_line`,
+//!   `answer_delay_ms`, `max_call_secs`, `record` (write a WAV recording).
 
 use super::query::{self, Binds, Then};
 use super::{with_pool, Db, DeleteGrant, Page, Paged, StoreResult, TenantScope};
@@ -43,6 +67,9 @@ pub struct VoiceAgent {
     pub created_at: Timestamp,
     /// Last update time.
     pub updated_at: Timestamp,
+    /// Further engine call settings (JSON object, see the module docs);
+    /// `None` for the defaults.
+    pub engine_options: Option<JsonText<serde_json::Value>>,
 }
 
 /// The editable configuration of an agent (everything but its id, tenant,
@@ -184,6 +211,20 @@ impl<'s> Agents<'s> {
         let row = (id, scope.tenant());
         let rest = (keep, new_credentials, Timestamp::now());
         query::fetch_one(self.db, SQL, Then(row, Then(spec.binds(), rest))).await
+    }
+
+    /// Replaces the agent's engine options (see the module docs); bumps
+    /// `updated_at`. `NotFound` if not in the scope.
+    pub async fn set_engine_options(
+        &self,
+        scope: &TenantScope,
+        id: AgentId,
+        options: Option<&JsonText<serde_json::Value>>,
+    ) -> StoreResult<VoiceAgent> {
+        const SQL: &str = "UPDATE voice_agents SET engine_options = $3, updated_at = $4 \
+                           WHERE id = $1 AND tenant_id = $2 RETURNING *";
+        let binds = (id, scope.tenant(), options, Timestamp::now());
+        query::fetch_one(self.db, SQL, binds).await
     }
 
     /// Deletes the agent. Numbers routed to it become unassigned and past

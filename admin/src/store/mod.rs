@@ -290,4 +290,11 @@ impl Store {
     pub fn routing(&self) -> Routing<'_> {
         Routing::new(&self.db)
     }
+
+    /// How many users hold the super admin role (global; the server
+    /// bootstraps one when there is none).
+    pub async fn super_admin_count(&self) -> StoreResult<u64> {
+        const SQL: &str = "SELECT COUNT(*) FROM memberships WHERE role = 'super_admin'";
+        query::count(&self.db, SQL, ()).await
+    }
 }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use parla_media::g711::G711;
@@ -19,10 +19,12 @@ use parla_sip::server::{CallEvent, CallHandle};
 use tokio::sync::mpsc;
 
 use super::inbound::{Datagram, InboundMedia};
+use super::lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
+use super::recording::CallRecorder;
 use super::tasks::{spawn_llm, AbortOnDrop, LlmMsg, TtsMsg, TtsWorker};
 use super::CallServices;
 use crate::agent::Agent;
-use crate::conversation::{Conversation, Input, Output};
+use crate::conversation::{Conversation, Input, Output, TurnLatency, MAX_CALL_HANGUP_REASON};
 use crate::providers::{LlmEvent, Role, SttEvent, SttInput};
 use crate::rtp_ports::PortLease;
 
@@ -43,14 +45,9 @@ pub const HANGUP_GRACE: Duration = Duration::from_secs(5);
 /// One media frame.
 const FRAME: Duration = Duration::from_millis(FRAME_MS as u64);
 
-/// One line of the call transcript.
-#[derive(Debug, Clone)]
-pub struct TranscriptLine {
-    pub speaker: Role,
-    pub text: String,
-    pub at_ms: u64,
-    pub interrupted: bool,
-}
+/// Transcript lines and latency entries kept for the call report, at most
+/// each (bounds memory on very long calls; later ones are dropped).
+pub const MAX_REPORTED_TURNS: usize = 2000;
 
 /// Everything a call actor needs at start.
 pub struct CallSetup {
@@ -66,6 +63,8 @@ pub struct CallSetup {
     pub dtmf_payload_type: Option<u8>,
     pub remote_rtp: SocketAddr,
     pub services: Arc<CallServices>,
+    /// Receives the call's answer and end (with transcript and latency).
+    pub lifecycle: Option<Box<dyn CallLifecycle>>,
 }
 
 #[derive(Default)]
@@ -100,6 +99,18 @@ pub struct CallActor {
     segments: HashMap<u64, SegmentState>,
     resampled: Vec<i16>,
     transcript: Vec<TranscriptLine>,
+    latency: Vec<TurnLatency>,
+    /// The conversation's clock origin: transcript times count from it.
+    conversation_start: Instant,
+    /// When the caller last spoke (a speech frame), in ms since `conversation_start`.
+    last_caller_speech_ms: u64,
+    answered_at: SystemTime,
+    lifecycle: Option<Box<dyn CallLifecycle>>,
+    /// Set when the agent hangs up (why), or when the caller did.
+    hangup_cause: Option<HangupCause>,
+    recorder: Option<CallRecorder>,
+    /// The agent's last frame decoded again, for the recording.
+    agent_pcm: [i16; parla_media::SAMPLES_PER_FRAME_8K],
     hanging_up: Option<Instant>,
     ended: bool,
 }
@@ -111,6 +122,15 @@ impl CallActor {
         let mut pacer = PacedSender::new(setup.codec, ssrc, rand::random(), rand::random());
         pacer.set_payload_type(setup.audio_payload_type);
         let conversation = Conversation::new(setup.agent.config.conversation(), now);
+        let recorder = match (&setup.services.recordings_dir, setup.agent.config.record) {
+            (Some(dir), true) => {
+                let path = dir.join(recording_file_name(&setup.call_id));
+                CallRecorder::start(&path)
+                    .inspect_err(|e| tracing::warn!(call_id = %setup.call_id, path = %path.display(), error = %e, "cannot record the call"))
+                    .ok()
+            }
+            _ => None,
+        };
         CallActor {
             call_id: setup.call_id,
             handle: setup.handle,
@@ -139,6 +159,14 @@ impl CallActor {
             segments: HashMap::new(),
             resampled: Vec::with_capacity(4096),
             transcript: Vec::new(),
+            latency: Vec::new(),
+            conversation_start: now,
+            last_caller_speech_ms: 0,
+            answered_at: SystemTime::now(),
+            lifecycle: setup.lifecycle,
+            hangup_cause: None,
+            recorder,
+            agent_pcm: [0; parla_media::SAMPLES_PER_FRAME_8K],
             hanging_up: None,
             ended: false,
             agent: setup.agent,
@@ -182,6 +210,15 @@ impl CallActor {
         }
     }
 
+    /// Milliseconds from the conversation's start to `now`.
+    fn ms_since_start(&self, now: Instant) -> u64 {
+        u64::try_from(
+            now.saturating_duration_since(self.conversation_start)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX)
+    }
+
     fn drain_socket(&mut self, now: Instant) {
         for _ in 0..MAX_DATAGRAMS_PER_TICK {
             let (len, from) = match self.socket.recv_from(&mut self.recv_buf) {
@@ -199,11 +236,18 @@ impl CallActor {
     /// Every caller frame that is ready (in sequence, or a gap given up on):
     /// VAD decisions into the conversation, audio to STT or its pre-roll.
     fn caller_frames(&mut self, now: Instant) {
+        let now_ms = self.ms_since_start(now);
         for _ in 0..MAX_CALLER_FRAMES_PER_TICK {
             let Some(frame) = self.inbound.next_frame() else {
                 break;
             };
             let speech = frame.speech;
+            if let Some(rec) = self.recorder.as_mut() {
+                rec.caller_audio(frame.pcm_8k);
+            }
+            if speech {
+                self.last_caller_speech_ms = now_ms;
+            }
             if self.stt_forwarding {
                 if let Some(tx) = &self.stt_input {
                     // Realtime path: never wait. A full channel means STT is behind; drop audio.
@@ -232,6 +276,15 @@ impl CallActor {
         if self.send_enabled {
             if let Some(remote) = self.inbound.remote() {
                 let _ = self.socket.send_to(&self.packet, remote);
+            }
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            match parla_media::rtp::parse(&self.packet) {
+                Ok((_, payload)) if payload.len() == self.agent_pcm.len() => {
+                    self.pacer.codec().decode(payload, &mut self.agent_pcm);
+                    rec.tick(&self.agent_pcm);
+                }
+                _ => rec.tick(&[]),
             }
         }
         if let Some(segment) = info.segment {
@@ -350,12 +403,23 @@ impl CallActor {
                     interrupted,
                 } => {
                     tracing::info!(call_id = %self.call_id, ?speaker, at_ms, interrupted, %text, "transcript");
-                    self.transcript.push(TranscriptLine {
-                        speaker,
-                        text,
-                        at_ms,
-                        interrupted,
-                    });
+                    // Agent lines are emitted when their playback ends or is
+                    // cut off; caller lines when STT finalizes, after the
+                    // caller's last speech frame.
+                    let emitted_ms = self.ms_since_start(now).max(at_ms);
+                    let end_ms = match speaker {
+                        Role::User => self.last_caller_speech_ms.clamp(at_ms, emitted_ms),
+                        _ => emitted_ms,
+                    };
+                    if self.transcript.len() < MAX_REPORTED_TURNS {
+                        self.transcript.push(TranscriptLine {
+                            speaker,
+                            text,
+                            at_ms,
+                            end_ms,
+                            interrupted,
+                        });
+                    }
                 }
                 Output::TurnLatency(t) => {
                     tracing::info!(
@@ -364,10 +428,19 @@ impl CallActor {
                         tts_ttfb_ms = ?t.tts_ttfb_ms, v2v_ms = t.v2v_ms, "turn latency"
                     );
                     self.services.latency.record(&t);
+                    if self.latency.len() < MAX_REPORTED_TURNS {
+                        self.latency.push(t);
+                    }
                 }
                 Output::HangUp { reason } => {
                     tracing::info!(call_id = %self.call_id, %reason, "agent hangs up");
                     if self.hanging_up.is_none() {
+                        self.hangup_cause
+                            .get_or_insert(if reason == MAX_CALL_HANGUP_REASON {
+                                HangupCause::MaxDuration
+                            } else {
+                                HangupCause::AgentHangup
+                            });
                         self.hanging_up = Some(now);
                         let _ = self.handle.hangup();
                     }
@@ -482,15 +555,44 @@ impl Actor for CallActor {
         if !self.ended {
             let _ = self.handle.hangup();
         }
+        if let Some(mut lifecycle) = self.lifecycle.take() {
+            lifecycle.ended(CallReport {
+                answered_at: Some(self.answered_at),
+                ended_at: SystemTime::now(),
+                cause: self.hangup_cause.unwrap_or(HangupCause::Error),
+                sip_status: 200,
+                transcript: std::mem::take(&mut self.transcript),
+                latency: std::mem::take(&mut self.latency),
+                recording: self.recorder.take().map(CallRecorder::finish),
+            });
+        }
         tracing::info!(
             call_id = %self.call_id,
             secs = self.started_at.elapsed().as_secs_f64(),
-            turns = self.transcript.len(),
+            cause = self.hangup_cause.map_or("error", HangupCause::as_str),
             rtp_in = self.inbound.stats.packets,
             rtp_foreign = self.inbound.stats.foreign_dropped,
             "call ended"
         );
     }
+}
+
+/// `<Call-ID>.wav` with every character outside `A-Za-z0-9._-` replaced by
+/// `_` (a Call-ID may hold `@`, `/` or worse).
+pub fn recording_file_name(call_id: &str) -> String {
+    let safe: String = call_id
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    format!("{}.wav", if safe.is_empty() { "call" } else { safe })
 }
 
 /// Adapts a tokio receiver to a `futures::Stream` for `ctx.add_stream`.
@@ -507,6 +609,7 @@ impl StreamHandler<CallEvent> for CallActor {
             CallEvent::Confirmed => {}
             CallEvent::Cancelled | CallEvent::Terminated { .. } => {
                 self.ended = true;
+                self.hangup_cause.get_or_insert(HangupCause::CallerHangup);
                 self.conversation.handle_input(Input::RemoteHangup, now);
                 ctx.stop();
             }

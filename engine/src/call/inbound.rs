@@ -46,6 +46,8 @@ pub enum Datagram {
 
 /// One 20 ms caller frame after decoding.
 pub struct CallerFrame<'a> {
+    /// 160 samples at 8 kHz, as decoded (for recording).
+    pub pcm_8k: &'a [i16],
     /// 320 samples at 16 kHz.
     pub pcm_16k: &'a [i16],
     pub speech: bool,
@@ -186,6 +188,7 @@ impl InboundMedia {
         self.upsampler.process(&self.pcm_8k, &mut self.pcm_16k);
         let decision = self.vad.process(&self.pcm_16k);
         Some(CallerFrame {
+            pcm_8k: &self.pcm_8k,
             pcm_16k: &self.pcm_16k,
             speech: decision.speech,
             concealed,

@@ -1,28 +1,33 @@
 //! Calls: from an incoming INVITE to a running [`CallActor`].
 //!
 //! [`CallManager::handle_incoming`] routes the dialed number to an agent (404
-//! when none), negotiates SDP (488 when no codec is common), leases an RTP port
+//! when none; the directory may also answer 480/503 for an agent that cannot
+//! run), negotiates SDP (488 when no codec is common), leases an RTP port
 //! (503 when none is free), rings, answers, and starts the call's actor on one
-//! of a fixed set of arbiters (one per core), round-robin.
+//! of a fixed set of arbiters (one per core), round-robin. The call's
+//! [`CallLifecycle`] (from routing) hears of ringing, answer and the end.
 
 mod actor;
 mod inbound;
+pub mod lifecycle;
+pub mod recording;
 mod tasks;
 
-pub use actor::{CallActor, CallSetup, TranscriptLine};
+pub use actor::{CallActor, CallSetup};
 pub use inbound::{CallerFrame, Datagram, InboundMedia, InboundStats};
+pub use lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use parla_media::g711::G711;
 use parla_sip::sdp::{self, AnswerParams, Codec, RemoteAudio, SessionDescription};
-use parla_sip::server::IncomingCall;
+use parla_sip::server::{CallHandle, IncomingCall};
 
-use crate::agent::AgentDirectory;
+use crate::agent::{AgentDirectory, CallTarget, RouteDecision};
 use crate::metrics::{CallCounters, LatencyMetrics};
 use crate::rtp_ports::RtpPortPool;
 
@@ -39,6 +44,8 @@ pub struct CallServices {
     /// Address written into SDP answers (`--public-ip`).
     pub public_ip: IpAddr,
     pub user_agent: String,
+    /// Where agents with `record = true` write `<Call-ID>.wav`; `None`: no recordings.
+    pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl CallServices {
@@ -69,12 +76,13 @@ pub fn g711_of(codec: Codec) -> G711 {
     }
 }
 
-/// Accepts incoming calls and starts their actors.
+/// Accepts incoming calls and starts their actors. Cheap to clone (shared state).
+#[derive(Clone)]
 pub struct CallManager {
     directory: Arc<dyn AgentDirectory>,
     services: Arc<CallServices>,
-    arbiters: Vec<ArbiterHandle>,
-    next: AtomicUsize,
+    arbiters: Arc<Vec<ArbiterHandle>>,
+    next: Arc<AtomicUsize>,
 }
 
 impl CallManager {
@@ -91,8 +99,8 @@ impl CallManager {
         CallManager {
             directory,
             services,
-            arbiters,
-            next: AtomicUsize::new(0),
+            arbiters: Arc::new(arbiters),
+            next: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -100,34 +108,61 @@ impl CallManager {
         &self.services
     }
 
-    /// Routes, negotiates and answers one INVITE. Never blocks on providers.
+    /// Routes, negotiates and answers one INVITE. Returns at once: routing
+    /// (which may query a database) runs in a task on the current actix
+    /// system, so the SIP loop never waits for it. A CANCEL that arrives
+    /// while routing or ringing ends the call there.
     pub fn handle_incoming(&self, call: IncomingCall) {
+        let this = self.clone();
+        actix_rt::spawn(async move { this.route_and_answer(call).await });
+    }
+
+    async fn route_and_answer(self, call: IncomingCall) {
         let IncomingCall {
             call_id,
             handle,
-            events,
+            mut events,
             offer,
             dialed_user,
             request_uri,
             from,
+            to,
             ..
         } = call;
-        let Some(agent) = self.directory.route(dialed_user.as_deref(), &request_uri) else {
-            tracing::info!(%call_id, %request_uri, "no agent for destination: 404");
-            let _ = handle.reject(404);
-            return;
+        let target = CallTarget {
+            call_id: call_id.clone(),
+            from: from.clone(),
+            to,
+            request_uri: request_uri.clone(),
+            dialed_user,
+            received_at: SystemTime::now(),
+        };
+        let decision = tokio::select! {
+            d = self.directory.route(&target) => d,
+            ev = events.recv() => {
+                tracing::info!(%call_id, event = ?ev, "caller gave up while routing");
+                return;
+            }
+        };
+        let (agent, mut lifecycle) = match decision {
+            RouteDecision::Agent { agent, lifecycle } => (agent, lifecycle),
+            RouteDecision::Reject { status, lifecycle } => {
+                tracing::info!(%call_id, %request_uri, status, "call rejected by routing");
+                reject(&handle, lifecycle, status);
+                return;
+            }
         };
         let Some(offer) = offer else {
             // Late offer (INVITE without SDP) is not supported yet.
             tracing::info!(%call_id, "INVITE without SDP offer: 488");
-            let _ = handle.reject(488);
+            reject(&handle, lifecycle, 488);
             return;
         };
         let (socket, lease) = match self.services.rtp_ports.bind(self.services.rtp_bind_ip) {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(%call_id, error = %e, "no RTP port: 503");
-                let _ = handle.reject(503);
+                reject(&handle, lifecycle, 503);
                 return;
             }
         };
@@ -135,12 +170,15 @@ impl CallManager {
             Ok(x) => x,
             Err(e) => {
                 tracing::info!(%call_id, error = %e, "SDP negotiation failed: 488");
-                let _ = handle.reject(488);
+                reject(&handle, lifecycle, 488);
                 return;
             }
         };
         tracing::info!(%call_id, %from, agent = %agent.config.name, codec = ?remote.codec, rtp_port = lease.port(), "answering");
         let _ = handle.ringing();
+        if let Some(l) = lifecycle.as_mut() {
+            l.ringing();
+        }
         let delay = Duration::from_millis(agent.config.answer_delay_ms as u64);
         let mut setup = CallSetup {
             call_id,
@@ -154,25 +192,35 @@ impl CallManager {
             dtmf_payload_type: remote.dtmf_payload_type,
             remote_rtp: remote.addr,
             services: self.services.clone(),
+            lifecycle,
         };
-        let arbiter =
-            self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone();
-        if delay.is_zero() {
-            let _ = setup.handle.answer(answer);
-            CallActor::start_in_arbiter(&arbiter, move |_ctx| CallActor::new(setup));
-            return;
-        }
-        // Ring first; a CANCEL (or the caller giving up) while ringing ends it here.
-        actix_rt::spawn(async move {
+        if !delay.is_zero() {
+            // Ring first; a CANCEL (or the caller giving up) while ringing ends it here.
             tokio::select! {
-                _ = tokio::time::sleep(delay) => {
-                    let _ = setup.handle.answer(answer);
-                    CallActor::start_in_arbiter(&arbiter, move |_ctx| CallActor::new(setup));
-                }
+                _ = tokio::time::sleep(delay) => {}
                 ev = setup.events.recv() => {
                     tracing::info!(call_id = %setup.call_id, event = ?ev, "caller gave up while ringing");
+                    if let Some(mut l) = setup.lifecycle.take() {
+                        l.ended(CallReport::unanswered(HangupCause::CallerHangup, 487));
+                    }
+                    return;
                 }
             }
-        });
+        }
+        let arbiter =
+            self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone();
+        let _ = setup.handle.answer(answer);
+        if let Some(l) = setup.lifecycle.as_mut() {
+            l.answered(SystemTime::now());
+        }
+        CallActor::start_in_arbiter(&arbiter, move |_ctx| CallActor::new(setup));
+    }
+}
+
+/// Rejects the INVITE with `status` and reports it.
+fn reject(handle: &CallHandle, lifecycle: Option<Box<dyn CallLifecycle>>, status: u16) {
+    let _ = handle.reject(status);
+    if let Some(mut l) = lifecycle {
+        l.ended(CallReport::unanswered(HangupCause::Rejected, status));
     }
 }

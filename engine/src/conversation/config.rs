@@ -17,6 +17,9 @@ pub const MS_PER_CHAR_ESTIMATE: u32 = 70;
 /// `endpointing_ms` after the last speech frame).
 pub const MISSING_FRAMES_GRACE_MS: u32 = 100;
 
+/// The [`Output::HangUp`](super::Output::HangUp) reason when `max_call_ms` is reached.
+pub const MAX_CALL_HANGUP_REASON: &str = "maximum call duration reached";
+
 /// Name of the tool the model calls to hang up after its reply (see [`end_call_tool`]).
 pub const END_CALL_TOOL: &str = "end_call";
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{
     end_call_tool, ConversationConfig, DTMF_INTER_DIGIT_MS, END_CALL_TOOL, FRAME_MS,
-    MISSING_FRAMES_GRACE_MS,
+    MAX_CALL_HANGUP_REASON, MISSING_FRAMES_GRACE_MS,
 };
 use super::events::{Input, Output};
 use super::frames::FrameTracker;
@@ -235,9 +235,7 @@ impl Conversation {
 
     fn fire(&mut self, which: Deadline, now: Instant) {
         match which {
-            Deadline::MaxCall => {
-                self.teardown(Some("maximum call duration reached".to_string()), now)
-            }
+            Deadline::MaxCall => self.teardown(Some(MAX_CALL_HANGUP_REASON.to_string()), now),
             Deadline::Endpoint => self.end_speech(now),
             Deadline::Dtmf => self.close_dtmf(now),
             Deadline::Stall => self.on_stall(now),

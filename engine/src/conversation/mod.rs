@@ -49,7 +49,7 @@ mod tests;
 
 pub use self::config::{
     end_call_tool, ConfigError, ConversationConfig, DTMF_INTER_DIGIT_MS, END_CALL_TOOL, FRAME_MS,
-    MISSING_FRAMES_GRACE_MS, MS_PER_CHAR_ESTIMATE,
+    MAX_CALL_HANGUP_REASON, MISSING_FRAMES_GRACE_MS, MS_PER_CHAR_ESTIMATE,
 };
 pub use self::core::Conversation;
 pub use self::events::{Input, Output, TurnLatency};

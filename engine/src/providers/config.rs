@@ -303,3 +303,132 @@ impl TtsProviderConfig {
         }
     }
 }
+
+/// Builds a provider section (`SttProviderConfig`, `LlmProviderConfig`,
+/// `TtsProviderConfig`) from its `provider` tag (`kind`, e.g. `openai`) and
+/// its settings object, i.e. the section of `parla.toml` as JSON without the
+/// `provider` key (e.g. `{"base_url": "…", "api_key": "…", "model": "…"}`).
+///
+/// Errors ([`ProviderError::Config`], naming `section`): an empty kind, an
+/// unknown kind, settings that are not an object, a `provider` key inside
+/// the settings, unknown or mistyped settings.
+pub fn section_from_parts<T: serde::de::DeserializeOwned>(
+    section: &str,
+    kind: &str,
+    settings: serde_json::Value,
+) -> Result<T, ProviderError> {
+    let kind = kind.trim();
+    if kind.is_empty() {
+        return Err(ProviderError::Config(format!("{section}: no provider set")));
+    }
+    let mut object = match settings {
+        serde_json::Value::Object(map) => map,
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => {
+            return Err(ProviderError::Config(format!(
+                "{section}: settings must be a JSON object, got {}",
+                json_kind(&other)
+            )))
+        }
+    };
+    if object.contains_key("provider") {
+        return Err(ProviderError::Config(format!(
+            "{section}: settings must not contain \"provider\" (the kind is {kind:?})"
+        )));
+    }
+    object.insert(
+        "provider".into(),
+        serde_json::Value::String(kind.to_owned()),
+    );
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| ProviderError::Config(format!("{section} provider {kind:?}: {e}")))
+}
+
+/// The inverse of [`section_from_parts`]: a provider section as its
+/// `provider` tag and its settings object (unset options left out).
+pub fn section_into_parts<T: Serialize>(
+    config: &T,
+) -> Result<(String, serde_json::Value), ProviderError> {
+    let value = serde_json::to_value(config)
+        .map_err(|e| ProviderError::Config(format!("cannot serialize provider settings: {e}")))?;
+    let serde_json::Value::Object(mut object) = value else {
+        return Err(ProviderError::Config(
+            "provider settings did not serialize to an object".into(),
+        ));
+    };
+    let kind = match object.remove("provider") {
+        Some(serde_json::Value::String(k)) => k,
+        _ => {
+            return Err(ProviderError::Config(
+                "provider settings have no provider tag".into(),
+            ))
+        }
+    };
+    object.retain(|_, v| !v.is_null());
+    Ok((kind, serde_json::Value::Object(object)))
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod parts_tests {
+    use super::*;
+
+    #[test]
+    fn sections_round_trip_through_kind_and_settings() {
+        let stt: SttProviderConfig = section_from_parts(
+            "stt",
+            "openai",
+            serde_json::json!({"base_url": "http://127.0.0.1:9/v1", "api_key": "k", "model": "tiny.en"}),
+        )
+        .unwrap();
+        let SttProviderConfig::Openai(s) = &stt else {
+            panic!("openai expected: {stt:?}");
+        };
+        assert_eq!(s.api_key.as_ref().unwrap().expose(), "k");
+        let (kind, settings) = section_into_parts(&stt).unwrap();
+        assert_eq!(kind, "openai");
+        assert_eq!(
+            settings,
+            serde_json::json!({"base_url": "http://127.0.0.1:9/v1", "api_key": "k", "model": "tiny.en"})
+        );
+        let tts: TtsProviderConfig =
+            section_from_parts("tts", "espeak", serde_json::Value::Null).unwrap();
+        assert!(matches!(tts, TtsProviderConfig::Espeak(_)));
+    }
+
+    #[test]
+    fn bad_parts_give_clear_errors() {
+        let err = |r: Result<SttProviderConfig, ProviderError>| r.unwrap_err().to_string();
+        assert!(err(section_from_parts("stt", "", serde_json::json!({})))
+            .contains("stt: no provider set"));
+        let e = err(section_from_parts("stt", "nope", serde_json::json!({})));
+        assert!(
+            e.contains("stt provider \"nope\"") && e.contains("unknown variant"),
+            "{e}"
+        );
+        let e = err(section_from_parts(
+            "stt",
+            "openai",
+            serde_json::json!({"bogus": 1}),
+        ));
+        assert!(e.contains("unknown field `bogus`"), "{e}");
+        let e = err(section_from_parts("stt", "openai", serde_json::json!("x")));
+        assert!(e.contains("must be a JSON object, got a string"), "{e}");
+        let e = err(section_from_parts(
+            "stt",
+            "openai",
+            serde_json::json!({"provider": "deepgram"}),
+        ));
+        assert!(e.contains("must not contain \"provider\""), "{e}");
+    }
+}

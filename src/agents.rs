@@ -1,0 +1,313 @@
+//! A voice agent row of the admin database → the engine's [`AgentConfig`]
+//! (then built by the engine's own [`parla_engine::agent::build_agent`]).
+//!
+//! The storage convention (provider kinds, the encrypted
+//! `{"stt": {…}, "llm": {…}, "tts": {…}}` credentials object, the `flow`
+//! column, `engine_options`) is documented on
+//! `parla_admin::store::agents`.
+
+use parla_admin::auth::secrets::associated_data;
+use parla_admin::auth::{AuthError, SecretKey};
+use parla_admin::store::VoiceAgent;
+use parla_engine::agent::AgentConfig;
+use parla_engine::providers::config::section_from_parts;
+use parla_engine::providers::ProviderError;
+use serde::{Deserialize, Serialize};
+
+/// Call settings of an agent kept in its `engine_options` JSON object;
+/// absent fields take the engine's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineOptions {
+    /// Speech bursts shorter than this are noise, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_utterance_ms: Option<u32>,
+    /// No agent audio this long after the caller's turn → fallback line, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_timeout_ms: Option<u32>,
+    /// Said when a provider fails or stalls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_line: Option<String>,
+    /// Ringing time before answering, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_delay_ms: Option<u32>,
+    /// Hard limit on call duration, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_call_secs: Option<u32>,
+    /// Record calls as WAV files under `<data dir>/recordings/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
+}
+
+impl EngineOptions {
+    /// The options of a `parla.toml` agent (all of them, defaults included).
+    pub fn of(a: &AgentConfig) -> EngineOptions {
+        EngineOptions {
+            min_utterance_ms: Some(a.min_utterance_ms),
+            response_timeout_ms: Some(a.response_timeout_ms),
+            fallback_line: Some(a.fallback_line.clone()),
+            answer_delay_ms: Some(a.answer_delay_ms),
+            max_call_secs: a.max_call_secs,
+            record: Some(a.record),
+        }
+    }
+}
+
+/// Why a stored agent cannot run. Messages name the agent and never
+/// contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentRowError {
+    /// The credentials do not decrypt: wrong `PARLA_SECRET_KEY`, or tampered.
+    #[error("agent {agent}: cannot decrypt its provider credentials ({source}); was PARLA_SECRET_KEY or the data directory's secret.key changed? Re-enter the credentials")]
+    Decrypt { agent: String, source: AuthError },
+    /// The decrypted credentials are not `{"stt": {…}, "llm": {…}, "tts": {…}}`.
+    #[error("agent {agent}: credentials must be a JSON object with optional \"stt\", \"llm\", \"tts\" objects: {reason}")]
+    Credentials { agent: String, reason: String },
+    /// A provider kind or its settings are invalid.
+    #[error("agent {agent}: {source}")]
+    Provider {
+        agent: String,
+        source: ProviderError,
+    },
+    /// `engine_options` is not a valid options object.
+    #[error("agent {agent}: engine_options: {reason}")]
+    Options { agent: String, reason: String },
+}
+
+/// The engine configuration of `row`, its credentials decrypted with `secrets`.
+pub fn engine_config(row: &VoiceAgent, secrets: &SecretKey) -> Result<AgentConfig, AgentRowError> {
+    let agent = format!("{} ({})", row.name, row.id);
+    let mut sections = decrypt_credentials(row, secrets, &agent)?;
+    let mut take = |key: &str| sections.remove(key).unwrap_or(serde_json::Value::Null);
+    let (stt, mut llm, tts) = (take("stt"), take("llm"), take("tts"));
+    if row.llm_provider.trim() == "flow" {
+        if let Some(flow) = &row.flow {
+            let llm_obj = match &mut llm {
+                serde_json::Value::Null => {
+                    llm = serde_json::json!({});
+                    llm.as_object_mut()
+                }
+                other => other.as_object_mut(),
+            };
+            if let Some(obj) = llm_obj {
+                if !obj.contains_key("flow") && !obj.contains_key("script") {
+                    obj.insert("flow".into(), flow.0.clone());
+                }
+            }
+        }
+    }
+    let provider = |source| AgentRowError::Provider {
+        agent: agent.clone(),
+        source,
+    };
+    let mut config = AgentConfig::with_providers(
+        row.name.to_string(),
+        section_from_parts("stt", &row.stt_provider, stt).map_err(provider)?,
+        section_from_parts("llm", &row.llm_provider, llm).map_err(provider)?,
+        section_from_parts("tts", &row.tts_provider, tts).map_err(provider)?,
+    );
+    config.greeting = row.greeting.clone();
+    config.system_prompt = row.system_prompt.clone();
+    if !row.language.trim().is_empty() {
+        config.language = row.language.clone();
+    }
+    config.voice = row.voice.clone();
+    config.barge_in = row.barge_in_enabled;
+    config.barge_in_min_ms = row.barge_in_min_ms;
+    config.endpointing_ms = row.endpointing_ms;
+    let options = match &row.engine_options {
+        None => EngineOptions::default(),
+        Some(v) => serde_json::from_value(v.0.clone()).map_err(|e| AgentRowError::Options {
+            agent: agent.clone(),
+            reason: e.to_string(),
+        })?,
+    };
+    if let Some(v) = options.min_utterance_ms {
+        config.min_utterance_ms = v;
+    }
+    if let Some(v) = options.response_timeout_ms {
+        config.response_timeout_ms = v;
+    }
+    if let Some(v) = options.fallback_line {
+        config.fallback_line = v;
+    }
+    if let Some(v) = options.answer_delay_ms {
+        config.answer_delay_ms = v;
+    }
+    config.max_call_secs = options.max_call_secs;
+    config.record = options.record.unwrap_or(false);
+    Ok(config)
+}
+
+/// The credentials object of `row` as its top-level map (empty when unset).
+fn decrypt_credentials(
+    row: &VoiceAgent,
+    secrets: &SecretKey,
+    agent: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, AgentRowError> {
+    let Some(enc) = &row.credentials_enc else {
+        return Ok(serde_json::Map::new());
+    };
+    let ad = associated_data(
+        "voice_agents",
+        &row.tenant_id.to_string(),
+        "credentials_enc",
+    );
+    let plain = secrets
+        .decrypt_string(enc.expose(), &ad)
+        .map_err(|source| AgentRowError::Decrypt {
+            agent: agent.to_owned(),
+            source,
+        })?;
+    let bad = |reason: String| AgentRowError::Credentials {
+        agent: agent.to_owned(),
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&plain).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(bad("not an object".into()));
+    };
+    for (key, section) in &map {
+        if !matches!(key.as_str(), "stt" | "llm" | "tts") {
+            return Err(bad(format!("unknown key {key:?}")));
+        }
+        if !(section.is_object() || section.is_null()) {
+            return Err(bad(format!("{key:?} is not an object")));
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parla_admin::domain::{AgentId, JsonText, Opaque, TenantId, Timestamp};
+    use parla_engine::providers::config::{LlmProviderConfig, SttProviderConfig};
+
+    fn row(tenant: TenantId) -> VoiceAgent {
+        VoiceAgent {
+            id: AgentId::generate(),
+            tenant_id: tenant,
+            name: "Front desk".parse().unwrap(),
+            greeting: "Hello".into(),
+            system_prompt: "Be brief.".into(),
+            flow: None,
+            language: "en-US".into(),
+            stt_provider: "openai".into(),
+            llm_provider: "openai".into(),
+            tts_provider: "espeak".into(),
+            voice: "en-us".into(),
+            barge_in_enabled: false,
+            barge_in_min_ms: 400,
+            endpointing_ms: 700,
+            credentials_enc: None,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+            engine_options: None,
+        }
+    }
+
+    fn with_credentials(mut r: VoiceAgent, key: &SecretKey, json: &str) -> VoiceAgent {
+        let ad = associated_data("voice_agents", &r.tenant_id.to_string(), "credentials_enc");
+        r.credentials_enc = Some(Opaque::new(key.encrypt_str(json, &ad).unwrap()));
+        r
+    }
+
+    #[test]
+    fn a_row_maps_to_the_engine_config() {
+        let key = SecretKey::generate();
+        let mut r = with_credentials(
+            row(TenantId::generate()),
+            &key,
+            r#"{"stt": {"base_url": "http://127.0.0.1:9/v1", "model": "tiny.en"},
+                "llm": {"base_url": "http://127.0.0.1:8/v1", "api_key": "sk-test"}}"#,
+        );
+        r.engine_options = Some(JsonText(
+            serde_json::json!({"answer_delay_ms": 300, "response_timeout_ms": 900}),
+        ));
+        let c = engine_config(&r, &key).unwrap();
+        assert_eq!(c.name, "Front desk");
+        assert_eq!(
+            (c.greeting.as_str(), c.language.as_str()),
+            ("Hello", "en-US")
+        );
+        assert_eq!(
+            (c.barge_in, c.barge_in_min_ms, c.endpointing_ms),
+            (false, 400, 700)
+        );
+        assert_eq!((c.answer_delay_ms, c.response_timeout_ms), (300, 900));
+        assert_eq!(
+            c.min_utterance_ms, 100,
+            "unset options keep the engine default"
+        );
+        let SttProviderConfig::Openai(stt) = &c.stt else {
+            panic!("openai stt: {:?}", c.stt)
+        };
+        assert_eq!(stt.model.as_deref(), Some("tiny.en"));
+        let LlmProviderConfig::Openai(llm) = &c.llm else {
+            panic!("openai llm: {:?}", c.llm)
+        };
+        assert_eq!(llm.api_key.as_ref().unwrap().expose(), "sk-test");
+    }
+
+    #[test]
+    fn the_flow_column_is_the_flow_script() {
+        let key = SecretKey::generate();
+        let mut r = row(TenantId::generate());
+        r.llm_provider = "flow".into();
+        r.flow = Some(JsonText(serde_json::json!({"fallback": "Pardon?"})));
+        let c = engine_config(&r, &key).unwrap();
+        let LlmProviderConfig::Flow(f) = &c.llm else {
+            panic!("flow llm: {:?}", c.llm)
+        };
+        assert_eq!(f.flow.as_ref().unwrap().fallback, "Pardon?");
+    }
+
+    #[test]
+    fn bad_or_missing_credentials_give_clear_errors() {
+        let key = SecretKey::generate();
+        let tenant = TenantId::generate();
+        let msg = |r: &VoiceAgent, k: &SecretKey| engine_config(r, k).unwrap_err().to_string();
+
+        // Encrypted with another key (PARLA_SECRET_KEY changed).
+        let r = with_credentials(row(tenant), &key, "{}");
+        let e = msg(&r, &SecretKey::generate());
+        assert!(
+            e.contains("Front desk") && e.contains("cannot decrypt"),
+            "{e}"
+        );
+        // Bound to its tenant: copied to another tenant's row it does not decrypt.
+        let mut moved = r.clone();
+        moved.tenant_id = TenantId::generate();
+        assert!(msg(&moved, &key).contains("cannot decrypt"));
+
+        for (json, expected) in [
+            ("[1]", "not an object"),
+            ("nope", "not JSON"),
+            (r#"{"openai_key": "x"}"#, "unknown key \"openai_key\""),
+            (r#"{"stt": "x"}"#, "\"stt\" is not an object"),
+            (r#"{"stt": {"bogus": 1}}"#, "unknown field `bogus`"),
+        ] {
+            let e = msg(&with_credentials(row(tenant), &key, json), &key);
+            assert!(e.contains(expected), "{json}: {e}");
+            assert!(!e.contains("sk-"), "no secrets in errors: {e}");
+        }
+
+        // Missing kinds and unknown kinds name the section.
+        let mut r = row(tenant);
+        r.stt_provider = String::new();
+        assert!(msg(&r, &key).contains("stt: no provider set"));
+        let mut r = row(tenant);
+        r.tts_provider = "polly".into();
+        let e = msg(&r, &key);
+        assert!(e.contains("tts provider \"polly\""), "{e}");
+
+        // No credentials at all: the providers' defaults.
+        assert!(engine_config(&row(tenant), &key).is_ok());
+
+        let mut r = row(tenant);
+        r.engine_options = Some(JsonText(serde_json::json!({"answer_delay": 1})));
+        assert!(msg(&r, &key).contains("engine_options: unknown field `answer_delay`"));
+    }
+}

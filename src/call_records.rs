@@ -1,0 +1,279 @@
+//! Call records in the admin database, written from the engine's
+//! [`CallLifecycle`] events.
+//!
+//! Each call gets a small writer task fed by a bounded channel: the engine's
+//! calls (on the SIP loop or a media thread) only `try_send`, so a slow
+//! database never delays media. The task creates the record at ringing
+//! (status `ringing`), marks it `in_progress` at answer (live calls are
+//! visible), and completes it at the end with transcript and latency. Store
+//! errors are logged, never fatal to the call.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parla_admin::domain::{
+    AgentId, CallId, CallStatus, Direction, SipStatus, Speaker, Timestamp, TranscriptTurn,
+    TurnLatency,
+};
+use parla_admin::store::{CallEnd, NewCall, Store, TenantScope};
+use parla_engine::agent::CallTarget;
+use parla_engine::call::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
+use parla_engine::providers::Role;
+use tokio::sync::mpsc;
+
+/// Lifecycle events queued per call, at most (ringing, answered, ended).
+const EVENTS_PER_CALL: usize = 4;
+
+enum Event {
+    Ringing,
+    Answered(SystemTime),
+    Ended(Box<CallReport>),
+}
+
+/// Writes the record of one call. Created per routed call by
+/// [`CallRecords::lifecycle`].
+struct RecordLifecycle {
+    call_id: String,
+    events: mpsc::Sender<Event>,
+}
+
+impl RecordLifecycle {
+    fn send(&self, event: Event) {
+        if let Err(e) = self.events.try_send(event) {
+            tracing::warn!(call_id = %self.call_id, error = %e, "call record event dropped");
+        }
+    }
+}
+
+impl CallLifecycle for RecordLifecycle {
+    fn ringing(&mut self) {
+        self.send(Event::Ringing);
+    }
+    fn answered(&mut self, at: SystemTime) {
+        self.send(Event::Answered(at));
+    }
+    fn ended(&mut self, report: CallReport) {
+        self.send(Event::Ended(Box::new(report)));
+    }
+}
+
+/// Hands out call-record lifecycles backed by `store`.
+#[derive(Clone, Debug)]
+pub struct CallRecords {
+    store: Store,
+}
+
+impl CallRecords {
+    pub fn new(store: Store) -> Self {
+        CallRecords { store }
+    }
+
+    /// A lifecycle that records the call `target` in `scope`'s tenant,
+    /// handled by `agent`. Spawns the call's writer task (on the current
+    /// tokio runtime).
+    pub fn lifecycle(
+        &self,
+        scope: TenantScope,
+        agent: Option<AgentId>,
+        target: &CallTarget,
+    ) -> Box<dyn CallLifecycle> {
+        let (tx, rx) = mpsc::channel(EVENTS_PER_CALL);
+        let new = NewCall {
+            agent_id: agent,
+            direction: Direction::Inbound,
+            from_uri: target.from.clone(),
+            to_uri: target.to.clone(),
+            sip_call_id: target.call_id.clone(),
+            attempted_at: timestamp(target.received_at),
+            answered_at: None,
+            status: CallStatus::Ringing,
+        };
+        let writer = Writer {
+            store: self.store.clone(),
+            scope,
+            new,
+            id: None,
+        };
+        tokio::spawn(writer.run(rx));
+        Box::new(RecordLifecycle {
+            call_id: target.call_id.clone(),
+            events: tx,
+        })
+    }
+}
+
+/// The writer task of one call.
+struct Writer {
+    store: Store,
+    scope: TenantScope,
+    new: NewCall,
+    id: Option<CallId>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event>) {
+        while let Some(event) = rx.recv().await {
+            let ended = matches!(event, Event::Ended(_));
+            if let Err(e) = self.apply(event).await {
+                tracing::error!(call_id = %self.new.sip_call_id, error = %e, "writing the call record failed");
+            }
+            if ended {
+                return;
+            }
+        }
+        // The engine dropped the call without an end (should not happen):
+        // close a started record rather than leave it live forever.
+        if self.id.is_some() {
+            let report = CallReport::unanswered(HangupCause::Error, 500);
+            if let Err(e) = self.apply(Event::Ended(Box::new(report))).await {
+                tracing::error!(call_id = %self.new.sip_call_id, error = %e, "closing the call record failed");
+            }
+        }
+    }
+
+    async fn apply(&mut self, event: Event) -> Result<(), parla_admin::store::StoreError> {
+        match event {
+            Event::Ringing => self.start(None).await?,
+            Event::Answered(at) => match self.id {
+                Some(id) => {
+                    self.store
+                        .calls()
+                        .answer(&self.scope, id, timestamp(at))
+                        .await?;
+                }
+                None => self.start(Some(at)).await?,
+            },
+            Event::Ended(report) => {
+                if self.id.is_none() {
+                    self.start(report.answered_at).await?;
+                }
+                if let Some(id) = self.id {
+                    self.store
+                        .calls()
+                        .finish(&self.scope, id, call_end(&report))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the record (ringing, or in progress if `answered`).
+    async fn start(
+        &mut self,
+        answered: Option<SystemTime>,
+    ) -> Result<(), parla_admin::store::StoreError> {
+        let mut new = self.new.clone();
+        if let Some(at) = answered {
+            new.answered_at = Some(timestamp(at));
+            new.status = CallStatus::InProgress;
+        }
+        let record = self.store.calls().start(&self.scope, new).await?;
+        self.id = Some(record.id);
+        Ok(())
+    }
+}
+
+/// The record's end from the engine's report.
+fn call_end(report: &CallReport) -> CallEnd {
+    let status = match (report.answered_at.is_some(), report.cause) {
+        (true, HangupCause::Error) => CallStatus::Failed,
+        (true, _) => CallStatus::Completed,
+        (false, _) if report.sip_status == 486 || report.sip_status == 600 => CallStatus::Busy,
+        (false, HangupCause::CallerHangup) => CallStatus::NoAnswer,
+        (false, _) => CallStatus::Failed,
+    };
+    CallEnd {
+        ended_at: timestamp(report.ended_at),
+        status,
+        hangup_cause: Some(report.cause.as_str().to_owned()),
+        sip_status: SipStatus::try_from(report.sip_status).ok(),
+        transcript: report.transcript.iter().map(transcript_turn).collect(),
+        latency: report.latency.iter().map(turn_latency).collect(),
+        recording_path: report.recording.as_ref().map(|p| p.display().to_string()),
+    }
+}
+
+fn transcript_turn(line: &TranscriptLine) -> TranscriptTurn {
+    TranscriptTurn {
+        speaker: match line.speaker {
+            Role::User => Speaker::Caller,
+            _ => Speaker::Agent,
+        },
+        text: line.text.clone(),
+        start_ms: line.at_ms,
+        end_ms: line.end_ms.max(line.at_ms),
+        interrupted: line.interrupted,
+    }
+}
+
+/// Milliseconds as stored: rounded, clamped to `0..=u32::MAX`.
+fn ms(v: f64) -> u32 {
+    if v.is_finite() {
+        v.round().clamp(0.0, u32::MAX as f64) as u32
+    } else {
+        0
+    }
+}
+
+fn turn_latency(t: &parla_engine::conversation::TurnLatency) -> TurnLatency {
+    TurnLatency {
+        eou_ms: Some(ms(t.eou_ms)),
+        stt_ms: Some(ms(t.stt_ms)),
+        llm_ttft_ms: t.llm_ttft_ms.map(ms),
+        tts_ttfb_ms: t.tts_ttfb_ms.map(ms),
+        v2v_ms: Some(ms(t.v2v_ms)),
+    }
+}
+
+fn timestamp(t: SystemTime) -> Timestamp {
+    Timestamp::from_unix_ms(
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_map_to_record_ends() {
+        let mut report = CallReport::unanswered(HangupCause::CallerHangup, 487);
+        assert_eq!(call_end(&report).status, CallStatus::NoAnswer);
+        report.cause = HangupCause::Rejected;
+        report.sip_status = 503;
+        let end = call_end(&report);
+        assert_eq!(end.status, CallStatus::Failed);
+        assert_eq!(end.sip_status.map(SipStatus::code), Some(503));
+        assert_eq!(end.hangup_cause.as_deref(), Some("rejected"));
+
+        report.answered_at = Some(SystemTime::now());
+        report.cause = HangupCause::AgentHangup;
+        report.sip_status = 200;
+        report.transcript.push(TranscriptLine {
+            speaker: Role::User,
+            text: "hello".into(),
+            at_ms: 1500,
+            end_ms: 1200,
+            interrupted: false,
+        });
+        report
+            .latency
+            .push(parla_engine::conversation::TurnLatency {
+                eou_ms: 510.4,
+                stt_ms: 80.6,
+                llm_ttft_ms: None,
+                tts_ttfb_ms: Some(30.0),
+                v2v_ms: f64::NAN,
+            });
+        let end = call_end(&report);
+        assert_eq!(end.status, CallStatus::Completed);
+        assert_eq!(end.transcript[0].speaker, Speaker::Caller);
+        assert_eq!(end.transcript[0].end_ms, 1500, "end never before start");
+        let l = &end.latency[0];
+        assert_eq!(
+            (l.eou_ms, l.stt_ms, l.llm_ttft_ms, l.tts_ttfb_ms, l.v2v_ms),
+            (Some(510), Some(81), None, Some(30), Some(0))
+        );
+    }
+}
