@@ -6,4 +6,5 @@
 pub mod api;
 pub mod auth;
 pub mod domain;
+pub mod panel;
 pub mod store;

@@ -5,195 +5,19 @@
 #[macro_use]
 mod support;
 
-use std::time::Duration;
-
-use actix_web::{web, App, HttpServer};
-use parla_admin::api::{configure, AdminState};
-use parla_admin::auth::{hash_password, LoginThrottle, SecretKey};
-use parla_admin::domain::{Direction, Opaque, TenantId, UserId};
-use parla_admin::store::{AuditFilter, Page, Store, TenantScope};
+use parla_admin::domain::{Direction, TenantId};
+use parla_admin::store::{AuditFilter, Page, TenantScope};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::http::{assert_error, spawn_app, tenant, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, SECRET};
 use support::{new_call, start_call, Ctx};
 
 store_tests!(
     login_and_throttle,
     tenant_isolation_roles_and_keys,
-    super_admin_lifecycle
+    super_admin_lifecycle,
+    trunks_crud
 );
-
-const ROOT_EMAIL: &str = "root@example.com";
-const ROOT_PASSWORD: &str = "correct horse battery";
-const PASSWORD: &str = "tenant-password-123";
-const SECRET: &str = "sk-live-VERY-SECRET-credential-0123456789";
-
-/// A running API server and a client for it.
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
-    /// Every response body seen, to search for leaked secrets.
-    bodies: Vec<String>,
-}
-
-impl TestApp {
-    async fn call(
-        &mut self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let (status, _, text) = self
-            .raw(method, path, token, body.map(|b| b.to_string()))
-            .await;
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
-        };
-        (status, value)
-    }
-
-    async fn get(&mut self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        self.call(Method::GET, path, token, None).await
-    }
-
-    async fn delete(&mut self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        self.call(Method::DELETE, path, token, None).await
-    }
-
-    async fn post(
-        &mut self,
-        path: &str,
-        token: Option<&str>,
-        body: impl Into<Option<Value>>,
-    ) -> (StatusCode, Value) {
-        self.call(Method::POST, path, token, body.into()).await
-    }
-
-    async fn patch(&mut self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, token, Some(body)).await
-    }
-
-    async fn raw(
-        &mut self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap();
-        self.bodies.push(text.clone());
-        (status, headers, text)
-    }
-
-    async fn login(&mut self, email: &str, password: &str) -> String {
-        let (status, body) = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({ "email": email, "password": password }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn stop(mut self) {
-        self.handle.stop(true).await;
-        if let Some(t) = self.thread.take() {
-            tokio::task::spawn_blocking(move || t.join().unwrap())
-                .await
-                .unwrap();
-        }
-        for b in &self.bodies {
-            assert!(!b.contains(SECRET), "secret leaked in a response: {b}");
-        }
-    }
-}
-
-/// Seeds the super admin in `ctx.store` and starts a server on its own
-/// connection to the same database.
-async fn spawn_app(ctx: &Ctx) -> (TestApp, UserId) {
-    let hash = hash_password(ROOT_PASSWORD).unwrap();
-    let root = ctx
-        .store
-        .users()
-        .create(parla_admin::store::NewUser {
-            email: ROOT_EMAIL.parse().unwrap(),
-            password_hash: Opaque::new(hash),
-        })
-        .await
-        .unwrap();
-    ctx.store
-        .memberships()
-        .grant_super_admin(root.id)
-        .await
-        .unwrap();
-
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let url = ctx.url.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let store = Store::connect(&url).await.unwrap();
-            let state = web::Data::new(AdminState {
-                store: store.clone(),
-                secrets: SecretKey::generate(),
-                throttle: std::sync::Mutex::new(LoginThrottle::new(
-                    3,
-                    Duration::from_secs(600),
-                    Duration::from_secs(600),
-                )),
-            });
-            let server = HttpServer::new(move || {
-                let state = state.clone();
-                App::new().configure(move |cfg| configure(cfg, state))
-            })
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
-            tx.send(server.handle()).unwrap();
-            let _ = server.await;
-            store.close().await;
-        })
-    });
-    let handle = rx.recv().unwrap();
-    let app = TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
-        handle,
-        thread: Some(thread),
-        bodies: vec![],
-    };
-    (app, root.id)
-}
-
-/// `/api/v1/tenants/{tid}{rest}`.
-fn tenant(tid: &str, rest: &str) -> String {
-    format!("/api/v1/tenants/{tid}{rest}")
-}
-
-fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
-}
 
 async fn login_and_throttle(ctx: Ctx) {
     let (mut app, _) = spawn_app(&ctx).await;
@@ -296,6 +120,7 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     assert_error(s, &b, StatusCode::CONFLICT, "conflict");
     assert!(b["error"]["fields"]["slug"].is_array(), "{b}");
 
+    let mut user_ids = vec![];
     for (tid, email, role) in [
         (&ta, "a-admin@example.com", "admin"),
         (&tb, "b-admin@example.com", "admin"),
@@ -309,7 +134,9 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
+        user_ids.push(u["id"].as_str().unwrap().to_owned());
     }
+    let (au, b_agent_id) = (user_ids[0].clone(), user_ids[2].clone());
     let (s, b) = app
         .post(
             &tenant(&ta, "/users"),
@@ -345,6 +172,16 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key_a}");
     let ak = key_a["id"].as_str().unwrap().to_owned();
+    let (s, trunk_a) = app
+        .post(
+            &tenant(&ta, "/trunks"),
+            root,
+            json!({ "name": "Main", "host": "sip.carrier.example", "auth_user": "acct", "auth_password": SECRET }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{trunk_a}");
+    assert_eq!(trunk_a["auth_password_set"], true);
+    let at = trunk_a["id"].as_str().unwrap().to_owned();
     let scope_a = TenantScope::new(ta.parse::<TenantId>().unwrap());
     let ac = start_call(&ctx.store, &scope_a, new_call(None, Direction::Inbound, 0)).await;
 
@@ -389,6 +226,8 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
     let new_number = Some(json!({ "address": "+14155550199" }));
     let unassign = Some(json!({ "agent_id": null }));
     let new_key = Some(json!({ "name": "x" }));
+    let demote = Some(json!({ "role": "agent", "status": "disabled" }));
+    let trunk = Some(json!({ "name": "Evil", "host": "evil.example", "auth_password": "x" }));
     let walk: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, a.clone(), None),
         (Method::PATCH, a.clone(), pwned),
@@ -419,6 +258,21 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         (Method::GET, format!("{a}/calls/{ac}"), None),
         (Method::GET, format!("{b}/calls/{ac}"), None),
         (Method::GET, format!("{a}/audit"), None),
+        (Method::GET, format!("{a}/users/{au}"), None),
+        (Method::PATCH, format!("{a}/users/{au}"), demote.clone()),
+        (Method::DELETE, format!("{a}/users/{au}"), None),
+        (Method::GET, format!("{b}/users/{au}"), None),
+        (Method::PATCH, format!("{b}/users/{au}"), demote),
+        (Method::DELETE, format!("{b}/users/{au}"), None),
+        (Method::GET, format!("{a}/trunks"), None),
+        (Method::POST, format!("{a}/trunks"), trunk.clone()),
+        (Method::GET, format!("{a}/trunks/{at}"), None),
+        (Method::PATCH, format!("{a}/trunks/{at}"), trunk.clone()),
+        (Method::DELETE, format!("{a}/trunks/{at}"), None),
+        (Method::GET, format!("{b}/trunks/{at}"), None),
+        (Method::PATCH, format!("{b}/trunks/{at}"), trunk),
+        (Method::DELETE, format!("{b}/trunks/{at}"), None),
+        (Method::POST, format!("{a}/masquerade"), None),
     ];
     for token in [&b_admin, &b_key] {
         for (method, path, body) in &walk {
@@ -471,6 +325,28 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         s.memberships().list(&scope_a, all).await.unwrap().total,
     );
     assert_eq!(totals, (1, 1, 1, 1));
+    let t = s
+        .trunks()
+        .get(&scope_a, at.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((t.name.as_str(), t.port), ("Main", 5060));
+    assert!(t
+        .auth_password_enc
+        .as_ref()
+        .is_some_and(|p| !p.expose().contains(SECRET)));
+    assert_eq!(s.trunks().list(&scope_a, all).await.unwrap().total, 1);
+    let member = s
+        .memberships()
+        .member(&scope_a, au.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (member.role.as_str(), member.user_status.as_str()),
+        ("admin", "active")
+    );
     assert!(before_agent
         .credentials_enc
         .as_ref()
@@ -505,6 +381,67 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .delete(&format!("/api/v1/tenants/{tb}/agents/{bb}"), root)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // Trunks: the agent role reads but cannot manage; admins and keys
+    // manage; only the super admin deletes.
+    let trunks_b = tenant(&tb, "/trunks");
+    let (s, b) = app
+        .post(
+            &trunks_b,
+            Some(&b_agent),
+            json!({ "name": "T", "host": "sip.example" }),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
+    let (s, tr) = app
+        .post(
+            &trunks_b,
+            Some(&b_key),
+            json!({ "name": "T", "host": "sip.example" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tr}");
+    let tr_url = format!("{trunks_b}/{}", tr["id"].as_str().unwrap());
+    let (s, b) = app.get(&trunks_b, Some(&b_agent)).await;
+    assert_eq!((s, b["total"].clone()), (StatusCode::OK, json!(1)), "{b}");
+    let (s, b) = app
+        .patch(&tr_url, Some(&b_agent), json!({ "port": 5080 }))
+        .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
+    let (s, b) = app
+        .patch(&tr_url, Some(&b_admin), json!({ "port": 5080 }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["port"], 5080);
+    let (s, b) = app.delete(&tr_url, Some(&b_admin)).await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
+    let (s, _) = app.delete(&tr_url, root).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // Users by id: admins change roles, agents and keys cannot, only the
+    // super admin deletes.
+    let agent_url = tenant(&tb, &format!("/users/{b_agent_id}"));
+    let (s, b) = app.get(&agent_url, Some(&b_agent)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["role"], "agent");
+    for who in [&b_agent, &b_key] {
+        let (s, b) = app
+            .patch(&agent_url, Some(who), json!({ "role": "admin" }))
+            .await;
+        assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let (s, b) = app
+        .patch(&agent_url, Some(&b_admin), json!({ "role": "boss" }))
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert!(b["error"]["fields"]["role"].is_array(), "{b}");
+    let (s, b) = app
+        .patch(&agent_url, Some(&b_admin), json!({ "role": "admin" }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["role"], "admin");
+    let (s, b) = app.delete(&agent_url, Some(&b_admin)).await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");
 
     // Bad input.
     let agents_a = format!("/api/v1/tenants/{ta}/agents");
@@ -719,5 +656,118 @@ async fn super_admin_lifecycle(ctx: Ctx) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, b) = app.get(&format!("/api/v1/tenants/{ta}"), root).await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    app.stop().await;
+}
+
+async fn trunks_crud(ctx: Ctx) {
+    let (mut app, _) = spawn_app(&ctx).await;
+    let root = app.login(ROOT_EMAIL, ROOT_PASSWORD).await;
+    let root = Some(root.as_str());
+    let (_, t) = app
+        .post(
+            "/api/v1/tenants",
+            root,
+            json!({ "name": "Acme", "slug": "acme" }),
+        )
+        .await;
+    let ta = t["id"].as_str().unwrap().to_owned();
+    let trunks = tenant(&ta, "/trunks");
+
+    // Defaults: port 5060, UDP, no auth, no REGISTER.
+    let (s, t) = app
+        .post(
+            &trunks,
+            root,
+            json!({ "name": "Plain", "host": "sip.example.net" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(
+        (
+            t["port"].clone(),
+            t["transport"].clone(),
+            t["register"].clone()
+        ),
+        (json!(5060), json!("udp"), json!(false))
+    );
+    assert_eq!(t["auth_password_set"], false);
+    let (s, t) = app
+        .post(
+            &trunks,
+            root,
+            json!({ "name": "Carrier", "host": "sip.carrier.example", "port": 5061,
+                    "transport": "tls", "auth_user": "acct-9", "auth_password": SECRET,
+                    "register": true }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    assert_eq!(t["auth_password_set"], true);
+    assert!(t.get("auth_password").is_none() && t.get("auth_password_enc").is_none());
+    let url = format!("{trunks}/{}", t["id"].as_str().unwrap());
+    let (s, b) = app
+        .post(
+            &trunks,
+            root,
+            json!({ "name": "Carrier", "host": "other.example" }),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "conflict");
+
+    // Invalid fields are reported together.
+    let (s, b) = app
+        .post(
+            &trunks,
+            root,
+            json!({ "name": "", "host": "not a host", "port": 70000, "transport": "carrier-pigeon" }),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    for f in ["name", "host", "port", "transport"] {
+        assert!(b["error"]["fields"][f].is_array(), "{f}: {b}");
+    }
+    let (s, b) = app.patch(&url, root, json!({ "port": 0 })).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation");
+
+    // PATCH keeps what it does not name; null clears the password.
+    let (s, t) = app.patch(&url, root, json!({ "port": 5080 })).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        (
+            t["port"].clone(),
+            t["transport"].clone(),
+            t["auth_user"].clone()
+        ),
+        (json!(5080), json!("tls"), json!("acct-9"))
+    );
+    assert_eq!(t["auth_password_set"], true);
+    let (s, t) = app
+        .patch(
+            &url,
+            root,
+            json!({ "auth_password": null, "auth_user": null }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["auth_password_set"], false);
+    assert!(t["auth_user"].is_null());
+    let (s, list) = app.get(&trunks, root).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["total"], 2);
+    let (s, _) = app.delete(&url, root).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = app.get(&url, root).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+
+    let (s, audit) = app.get(&tenant(&ta, "/audit?per_page=100"), root).await;
+    assert_eq!(s, StatusCode::OK);
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in ["trunk.create", "trunk.update", "trunk.delete"] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
     app.stop().await;
 }

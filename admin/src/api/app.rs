@@ -7,6 +7,8 @@ use actix_web::web;
 use crate::auth::{LoginThrottle, SecretKey};
 use crate::store::Store;
 
+use super::login_flow::LoginMemory;
+use super::rate_limit::{self, ApiRateLimiter, RateLimits};
 use super::{error, routes};
 
 /// Failed logins allowed per account or IP within [`LOGIN_WINDOW`].
@@ -14,7 +16,8 @@ pub const LOGIN_MAX_FAILURES: u32 = 5;
 /// The failure window and the lockout after it (OWASP: minutes, not forever).
 pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// What every handler shares.
+/// What every handler shares. Build it with [`AdminState::new`] and the
+/// `with_*` methods (the fields added over time are not all public).
 pub struct AdminState {
     /// The admin database.
     pub store: Store,
@@ -22,12 +25,20 @@ pub struct AdminState {
     pub secrets: SecretKey,
     /// Failed-login throttling per IP and per account.
     pub throttle: Mutex<LoginThrottle>,
+    /// Whether session cookies carry `Secure` (set it whenever the admin
+    /// plane is reached over HTTPS, directly or behind a TLS proxy).
+    pub secure_cookies: bool,
+    /// Pending second-factor challenges and TOTP replay state (in memory).
+    pub(crate) login: LoginMemory,
+    /// Request rate limits of `/api/v1` (see [`AdminState::with_rate_limits`]).
+    pub(crate) rate_limiter: ApiRateLimiter,
 }
 
 impl AdminState {
     /// The state for `store`, encrypting credentials with `secrets`. Failed
     /// logins lock an account or IP for 15 minutes after
-    /// [`LOGIN_MAX_FAILURES`] failures within 15 minutes.
+    /// [`LOGIN_MAX_FAILURES`] failures within 15 minutes; cookies are not
+    /// `Secure` (see [`AdminState::with_secure_cookies`]).
     pub fn new(store: Store, secrets: SecretKey) -> AdminState {
         AdminState {
             store,
@@ -37,7 +48,22 @@ impl AdminState {
                 LOGIN_WINDOW,
                 LOGIN_WINDOW,
             )),
+            secure_cookies: false,
+            login: LoginMemory::default(),
+            rate_limiter: ApiRateLimiter::new(RateLimits::default()),
         }
+    }
+
+    /// Replaces the failed-login throttle (tests use small limits).
+    pub fn with_throttle(mut self, throttle: LoginThrottle) -> AdminState {
+        self.throttle = Mutex::new(throttle);
+        self
+    }
+
+    /// Sets whether session cookies carry the `Secure` attribute.
+    pub fn with_secure_cookies(mut self, secure: bool) -> AdminState {
+        self.secure_cookies = secure;
+        self
     }
 }
 
@@ -52,5 +78,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AdminState>) {
         )
         .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e)))
         .app_data(web::PathConfig::default().error_handler(|e, _| error::path_error(e)))
-        .service(web::scope("/api/v1").configure(routes::register));
+        .service(
+            web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+                .configure(routes::register),
+        );
 }

@@ -1,28 +1,93 @@
-//! Bearer authentication: `Authorization: Bearer pk_…` (API key) or
-//! `Authorization: Bearer <session token>` (the value returned by
-//! `POST /api/v1/auth/login`, also set as the session cookie).
+//! Request authentication for `/api/v1`:
+//!
+//! * `Authorization: Bearer pk_…` (API key) or `Authorization: Bearer
+//!   <session token>` (the value returned by `POST /api/v1/auth/login`):
+//!   no CSRF token needed (browsers never attach this header on their own);
+//! * otherwise the session cookie ([`crate::auth::SESSION_COOKIE`]): POST, PUT, PATCH
+//!   and DELETE must also carry the session's CSRF token in
+//!   [`CSRF_HEADER`] (403 `csrf_failed` otherwise).
+//!
+//! API keys of a suspended tenant get 403 `tenant_suspended`, like its
+//! users' sessions.
 
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::auth::{api_key, is_expired, session_id_of, Principal, TenantRole};
-use crate::domain::{Role, Timestamp, UserId, UserStatus};
+use crate::auth::{api_key, session_cookie_value, session_id_of, Principal, CSRF_HEADER};
+use crate::domain::{TenantId, TenantStatus, Timestamp, UserId};
 use crate::store::TenantScope;
 
 use super::app::AdminState;
 use super::error::ApiError;
+use super::login_flow::{csrf_matches, principal_of_session_id};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// Who is calling and with which rights.
     pub principal: Principal,
-    /// The human behind the request (for an API key: its creator).
+    /// The human behind the request (for an API key: its creator; while
+    /// masquerading: the impersonated tenant user).
     pub user_id: Option<UserId>,
-    /// Label for the audit log (email, or `api_key:<id>`).
+    /// Label for the audit log (email, `<email> (masquerade by <email>)`,
+    /// or `api_key:<id>`).
     pub label: String,
+    /// The stored id (SHA-256 hex) of the session, `None` for API keys.
+    pub session_id: Option<String>,
+    /// The signed-in user's e-mail, `None` for API keys.
+    pub email: Option<String>,
+    /// The super admin acting as this user ("log in as"), if any.
+    pub masquerading_from: Option<UserId>,
+    /// That super admin's e-mail, for the panel's banner.
+    pub masquerader_email: Option<String>,
+}
+
+impl Authenticated {
+    /// The tenant the caller is confined to; `None` for a super admin.
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        self.principal.tenant_id().and_then(|t| t.parse().ok())
+    }
+
+    /// Whether this is a super admin acting as a tenant user.
+    pub fn is_masquerade(&self) -> bool {
+        self.masquerading_from.is_some()
+    }
+}
+
+/// What a request presented.
+enum Credentials {
+    Header(String),
+    Cookie { token: String, csrf: Option<String> },
+    None,
+}
+
+fn credentials_of(req: &HttpRequest) -> Credentials {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION) {
+        return Credentials::Header(v.to_str().unwrap_or_default().to_owned());
+    }
+    let token = req
+        .headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_cookie_value);
+    let Some(token) = token else {
+        return Credentials::None;
+    };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let csrf = unsafe_method.then(|| {
+        req.headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    });
+    Credentials::Cookie {
+        token: token.to_owned(),
+        csrf,
+    }
 }
 
 impl FromRequest for Authenticated {
@@ -31,17 +96,30 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AdminState>>().cloned();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let creds = credentials_of(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("AdminState missing"))?;
-            let header = header.ok_or_else(ApiError::unauthorized)?;
-            authenticate(&state, &header).await
+            match creds {
+                Credentials::Header(h) => authenticate(&state, &h).await,
+                Credentials::Cookie { token, csrf } => by_cookie(&state, &token, csrf).await,
+                Credentials::None => Err(ApiError::unauthorized()),
+            }
         })
     }
+}
+
+async fn by_cookie(
+    state: &AdminState,
+    token: &str,
+    csrf: Option<String>,
+) -> Result<Authenticated, ApiError> {
+    let id = session_id_of(token).map_err(|_| ApiError::unauthorized())?;
+    if let Some(submitted) = csrf {
+        if !csrf_matches(state, token, &submitted) {
+            return Err(ApiError::csrf_failed());
+        }
+    }
+    Ok(principal_of_session_id(state, &id).await?.0)
 }
 
 fn bearer_token(header: &str) -> Option<&str> {
@@ -57,7 +135,8 @@ async fn authenticate(state: &AdminState, header: &str) -> Result<Authenticated,
     if token.starts_with(api_key::KEY_MARKER) {
         by_api_key(state, header).await
     } else {
-        by_session(state, token).await
+        let id = session_id_of(token).map_err(|_| ApiError::unauthorized())?;
+        Ok(principal_of_session_id(state, &id).await?.0)
     }
 }
 
@@ -72,6 +151,11 @@ async fn by_api_key(state: &AdminState, header: &str) -> Result<Authenticated, A
     if !api_key::verify(&parsed.plaintext, key.key_hash.expose()) || !key.is_active() {
         return Err(ApiError::unauthorized());
     }
+    match state.store.tenants().get(key.tenant_id).await? {
+        Some(t) if t.status == TenantStatus::Active => {}
+        Some(_) => return Err(ApiError::tenant_suspended()),
+        None => return Err(ApiError::unauthorized()),
+    }
     let scope = TenantScope::new(key.tenant_id);
     state
         .store
@@ -85,61 +169,9 @@ async fn by_api_key(state: &AdminState, header: &str) -> Result<Authenticated, A
         },
         user_id: key.created_by,
         label: format!("api_key:{}", key.id),
-    })
-}
-
-async fn by_session(state: &AdminState, token: &str) -> Result<Authenticated, ApiError> {
-    let id = session_id_of(token).map_err(|_| ApiError::unauthorized())?;
-    let session = state
-        .store
-        .sessions()
-        .get(&id)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    let now = Timestamp::now();
-    if is_expired(
-        session.created_at.as_unix_ms(),
-        session.last_seen_at.as_unix_ms(),
-        now.as_unix_ms(),
-    ) || session.expires_at <= now
-    {
-        return Err(ApiError::unauthorized());
-    }
-    let user = state
-        .store
-        .users()
-        .get(session.user_id)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    if user.status != UserStatus::Active {
-        return Err(ApiError::unauthorized());
-    }
-    let roles = state.store.memberships().roles_of(user.id).await?;
-    let principal = if roles.iter().any(|m| m.role == Role::SuperAdmin) {
-        Principal::SuperAdmin {
-            user_id: user.id.to_string(),
-        }
-    } else {
-        let tenant = session.tenant_id.ok_or_else(ApiError::unauthorized)?;
-        let m = roles
-            .iter()
-            .find(|m| m.tenant_id == Some(tenant))
-            .ok_or_else(ApiError::unauthorized)?;
-        let role = match m.role {
-            Role::Admin => TenantRole::Admin,
-            Role::Agent => TenantRole::Agent,
-            Role::SuperAdmin => return Err(ApiError::unauthorized()),
-        };
-        Principal::TenantUser {
-            user_id: user.id.to_string(),
-            tenant_id: tenant.to_string(),
-            role,
-            masquerading_from: session.masquerading_from.map(|u| u.to_string()),
-        }
-    };
-    Ok(Authenticated {
-        principal,
-        user_id: Some(user.id),
-        label: user.email.to_string(),
+        session_id: None,
+        email: None,
+        masquerading_from: None,
+        masquerader_email: None,
     })
 }

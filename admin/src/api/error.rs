@@ -19,16 +19,26 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error response (documented as `ApiError` in the
+/// OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiError)]
+pub(crate) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiErrorDetail)]
 struct Inner<'a> {
+    /// Machine-readable code, e.g. `validation`, `not_found`.
+    #[schema(example = "validation")]
     code: &'a str,
+    /// Human-readable message.
     message: &'a str,
+    /// Messages per input field (only for field errors such as 422 and 409).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(required = false)]
     fields: &'a BTreeMap<String, Vec<String>>,
 }
 
@@ -63,6 +73,26 @@ impl ApiError {
             StatusCode::FORBIDDEN,
             "forbidden",
             "you are not allowed to do this",
+        )
+    }
+
+    /// 403 `tenant_suspended`: the caller's tenant is suspended (its users
+    /// and API keys are refused until it is reactivated).
+    pub fn tenant_suspended() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            "this tenant is suspended",
+        )
+    }
+
+    /// 403 `csrf_failed`: a cookie-authenticated POST/PUT/PATCH/DELETE
+    /// without the session's CSRF token (`X-CSRF-Token`).
+    pub fn csrf_failed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "missing or wrong CSRF token",
         )
     }
 
@@ -110,6 +140,13 @@ impl ApiError {
             format!("too many failed attempts; retry after {secs} s"),
         );
         e.retry_after = Some(secs);
+        e
+    }
+
+    /// 429 from the request rate limit, with `Retry-After: secs`.
+    pub fn rate_limited(secs: u64) -> Self {
+        let mut e = Self::too_many_requests(secs);
+        e.message = format!("too many requests; retry after {secs} s");
         e
     }
 

@@ -77,7 +77,7 @@ pub use principal::{Principal, TenantRole};
 pub use rate_limit::{LoginThrottle, RetryAfter, ThrottleKey};
 pub use secrets::SecretKey;
 pub use session::{
-    is_expired, session_id_of, NewSession, SessionToken, SESSION_COOKIE, SESSION_IDLE_TIMEOUT,
+    is_expired, session_cookie_value, session_id_of, NewSession, SessionToken, SESSION_COOKIE, SESSION_IDLE_TIMEOUT,
     SESSION_TTL,
 };
 pub use totp::{

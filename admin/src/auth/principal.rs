@@ -64,7 +64,7 @@ impl std::str::FromStr for TenantRole {
 }
 
 /// The authenticated actor of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
     /// Platform operator: every tenant, every operation.
@@ -79,6 +79,7 @@ pub enum Principal {
         /// The tenant the user belongs to.
         tenant_id: String,
         /// Their role in that tenant.
+        #[schema(value_type = crate::domain::TenantRole)]
         role: TenantRole,
         /// User id of the super admin masquerading as this user, if any.
         masquerading_from: Option<String>,

@@ -148,6 +148,16 @@ pub fn set_cookie_header(cookie_value: &str, secure: bool) -> String {
     )
 }
 
+/// The value of the session cookie in a `Cookie` request header
+/// (`name=value; name2=value2`), if present. The first occurrence wins;
+/// the value is returned as sent (validate it with [`session_id_of`]).
+pub fn session_cookie_value(cookie_header: &str) -> Option<&str> {
+    cookie_header.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name.trim() == SESSION_COOKIE).then(|| value.trim().trim_matches('"'))
+    })
+}
+
 /// `Set-Cookie` header value that deletes the session cookie (logout).
 pub fn clear_cookie_header(secure: bool) -> String {
     format!(
@@ -273,6 +283,20 @@ mod tests {
         }
         assert!(is_expired(i64::MIN, i64::MIN, i64::MAX));
         assert!(is_expired(0, 0, i64::MAX));
+    }
+
+    #[test]
+    fn session_cookie_is_found_among_others() {
+        assert_eq!(session_cookie_value("parla_session=abc"), Some("abc"));
+        assert_eq!(
+            session_cookie_value("theme=dark; parla_session=abc ; x=1"),
+            Some("abc")
+        );
+        assert_eq!(session_cookie_value("parla_session=\"abc\""), Some("abc"));
+        assert_eq!(session_cookie_value("xparla_session=abc"), None);
+        assert_eq!(session_cookie_value("parla_session"), None);
+        assert_eq!(session_cookie_value(""), None);
+        assert_eq!(session_cookie_value(";;=;"), None);
     }
 
     #[test]

@@ -95,7 +95,7 @@ sql_i64!(SipStatus);
 
 /// One utterance of a call transcript. JSON shape:
 /// `{"speaker":"caller"|"agent","text":"…","start_ms":0,"end_ms":1200,"interrupted":false}`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TranscriptTurn {
     /// Who spoke.
     pub speaker: Speaker,
@@ -114,7 +114,9 @@ pub struct TranscriptTurn {
 /// did not happen (e.g. TTS for a turn interrupted before speaking) is
 /// `null`. JSON shape:
 /// `{"eou_ms":…,"stt_ms":…,"llm_ttft_ms":…,"tts_ttfb_ms":…,"v2v_ms":…}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct TurnLatency {
     /// End-of-utterance detection delay (caller stops speaking → turn ends).
     #[serde(default)]

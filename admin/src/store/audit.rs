@@ -8,7 +8,7 @@ use super::{Db, Page, Paged, StoreResult, TenantScope};
 use crate::domain::{AuditId, JsonText, TenantId, Timestamp, UserId};
 
 /// An audit log row.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Identifier (time-ordered).
     pub id: AuditId,
@@ -24,9 +24,11 @@ pub struct AuditEntry {
     pub target: String,
     /// State before the change (JSON), if relevant.
     #[sqlx(rename = "before_state")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub before: Option<JsonText<serde_json::Value>>,
     /// State after the change (JSON), if relevant.
     #[sqlx(rename = "after_state")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub after: Option<JsonText<serde_json::Value>>,
     /// Client IP address as text, if known.
     pub ip: Option<String>,

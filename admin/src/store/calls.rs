@@ -9,7 +9,7 @@ use crate::domain::{
 };
 
 /// A call record row.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CallRecord {
     /// Identifier.
     pub id: CallId,
@@ -41,8 +41,10 @@ pub struct CallRecord {
     /// never answered or still live.
     pub duration_ms: Option<i64>,
     /// The conversation, in order (JSON array; empty while live).
+    #[schema(value_type = Vec<TranscriptTurn>)]
     pub transcript: JsonText<Vec<TranscriptTurn>>,
     /// Per-turn latency breakdown (JSON array; empty while live).
+    #[schema(value_type = Vec<TurnLatency>)]
     pub latency: JsonText<Vec<TurnLatency>>,
     /// Path of the recording file, if recorded.
     pub recording_path: Option<String>,

@@ -19,7 +19,7 @@ pub struct Membership {
 }
 
 /// A user of one tenant, as listed by [`Memberships::list`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TenantMember {
     /// The user.
     pub user_id: UserId,
@@ -85,6 +85,34 @@ impl<'s> Memberships<'s> {
                            FROM memberships m JOIN users u ON u.id = m.user_id \
                            WHERE m.tenant_id = $1 ORDER BY u.email LIMIT $2 OFFSET $3";
         query::paged_scoped(self.db, COUNT, SQL, scope, page).await
+    }
+
+    /// The member `user` of the scope's tenant, if they are one.
+    pub async fn member(
+        &self,
+        scope: &TenantScope,
+        user: UserId,
+    ) -> StoreResult<Option<TenantMember>> {
+        const SQL: &str =
+            "SELECT m.user_id, u.email, u.status AS user_status, m.role, m.created_at \
+                           FROM memberships m JOIN users u ON u.id = m.user_id \
+                           WHERE m.tenant_id = $1 AND m.user_id = $2";
+        query::fetch_optional(self.db, SQL, (scope.tenant(), user)).await
+    }
+
+    /// The first active admin of the scope's tenant by e-mail (the user a
+    /// super admin masquerades as), if any.
+    pub async fn first_active_admin(
+        &self,
+        scope: &TenantScope,
+    ) -> StoreResult<Option<TenantMember>> {
+        const SQL: &str =
+            "SELECT m.user_id, u.email, u.status AS user_status, m.role, m.created_at \
+                           FROM memberships m JOIN users u ON u.id = m.user_id \
+                           WHERE m.tenant_id = $1 AND m.role = $2 AND u.status = $3 \
+                           ORDER BY u.email LIMIT 1";
+        let binds = (scope.tenant(), Role::Admin, UserStatus::Active);
+        query::fetch_optional(self.db, SQL, binds).await
     }
 
     /// The role of `user` in the scope's tenant, if a member.

@@ -7,7 +7,7 @@ use super::{Db, DeleteGrant, Page, Paged, StoreResult, TenantScope};
 use crate::domain::{AgentId, NumberAddress, NumberId, TenantId, Timestamp};
 
 /// A phone number row.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PhoneNumber {
     /// Identifier.
     pub id: NumberId,

@@ -98,7 +98,7 @@ impl<'de> serde::Deserialize<'de> for Page {
 }
 
 /// One page of a list plus the total number of matching items.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     /// The items of this page (empty past the last page).
     pub items: Vec<T>,

@@ -119,6 +119,14 @@ impl<'s> Sessions<'s> {
         query::execute(self.db, SQL, (user,)).await
     }
 
+    /// Like [`Sessions::delete_for_user`] but keeps the session `keep`
+    /// (password change: the other sessions end, the caller's stays).
+    pub async fn delete_for_user_except(&self, user: UserId, keep: &str) -> StoreResult<u64> {
+        const SQL: &str =
+            "DELETE FROM sessions WHERE (user_id = $1 OR masquerading_from = $1) AND id <> $2";
+        query::execute(self.db, SQL, (user, keep)).await
+    }
+
     /// Removes sessions expired at `now`. Returns how many.
     pub async fn delete_expired(&self, now: Timestamp) -> StoreResult<u64> {
         const SQL: &str = "DELETE FROM sessions WHERE expires_at <= $1";

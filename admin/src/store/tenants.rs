@@ -6,7 +6,7 @@ use super::{Db, DeleteGrant, Page, Paged, StoreResult};
 use crate::domain::{Name, Slug, TenantId, TenantStatus, Timestamp};
 
 /// A tenant row.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Tenant {
     /// Identifier.
     pub id: TenantId,

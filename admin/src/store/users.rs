@@ -100,6 +100,20 @@ impl<'s> Users<'s> {
         query::fetch_one(self.db, SQL, (id, secret, recovery)).await
     }
 
+    /// Replaces the hashed recovery codes with `new` only if they are still
+    /// `old` (compare-and-swap, so a code cannot be consumed twice by
+    /// concurrent logins). Returns whether the swap happened.
+    pub async fn replace_recovery_codes(
+        &self,
+        id: UserId,
+        old: &JsonText<Vec<Opaque>>,
+        new: &JsonText<Vec<Opaque>>,
+    ) -> StoreResult<bool> {
+        const SQL: &str =
+            "UPDATE users SET totp_recovery = $3 WHERE id = $1 AND totp_recovery = $2";
+        Ok(query::execute(self.db, SQL, (id, old, new)).await? == 1)
+    }
+
     /// Enables or disables the login. `NotFound` if no such user.
     pub async fn set_status(&self, id: UserId, status: UserStatus) -> StoreResult<User> {
         const SQL: &str = "UPDATE users SET status = $2 WHERE id = $1 RETURNING *";

@@ -14,6 +14,8 @@
 //! backend.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod http;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;

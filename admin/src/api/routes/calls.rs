@@ -5,28 +5,50 @@ use serde::Deserialize;
 
 use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
+use crate::api::openapi::{ItemPath, TenantPath};
 use crate::domain::{CallId, CallStatus, Direction};
-use crate::store::{AuditFilter, CallFilter};
+use crate::store::{AuditEntry, AuditFilter, CallFilter, CallRecord, Paged};
 
 use super::tenants::field;
 use super::{tenant_scope, PageQuery, State};
 
-#[derive(Deserialize)]
+/// The module's operations, merged into the document by
+/// [`crate::api::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, get, audit))]
+pub(super) struct Doc;
+
+/// Filters of the call list (besides `page` and `per_page`); read as text
+/// so bad values get a 422 naming the parameter.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CallQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    /// Only calls with this status.
+    #[param(value_type = Option<CallStatus>)]
     status: Option<String>,
+    /// Only calls in this direction.
+    #[param(value_type = Option<Direction>)]
     direction: Option<String>,
 }
 
+/// `GET /tenants/{tid}/calls`: a page of call records, newest first.
+#[utoipa::path(
+    get,
+    path = "/tenants/{tid}/calls",
+    tag = "calls",
+    params(TenantPath, PageQuery, CallQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of call records", body = Paged<CallRecord>))
+)]
 pub(super) async fn list(
     state: State,
     who: Authenticated,
     path: web::Path<String>,
+    p: web::Query<PageQuery>,
     q: web::Query<CallQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    let page = q.page.page()?;
+    let page = p.page()?;
     let mut err = ApiError::validation();
     let filter = CallFilter {
         status: field::<CallStatus>(&mut err, "status", q.status.as_deref()),
@@ -39,6 +61,16 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(state.store.calls().list(&scope, &filter, page).await?))
 }
 
+/// `GET /tenants/{tid}/calls/{id}`: one call record with its transcript
+/// and latency breakdown.
+#[utoipa::path(
+    get,
+    path = "/tenants/{tid}/calls/{id}",
+    tag = "calls",
+    params(ItemPath),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The call record", body = CallRecord))
+)]
 pub(super) async fn get(
     state: State,
     who: Authenticated,
@@ -50,6 +82,16 @@ pub(super) async fn get(
     Ok(HttpResponse::Ok().json(c.ok_or_else(ApiError::not_found)?))
 }
 
+/// `GET /tenants/{tid}/audit`: a page of the tenant's audit log, newest
+/// first.
+#[utoipa::path(
+    get,
+    path = "/tenants/{tid}/audit",
+    tag = "calls",
+    params(TenantPath, PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of audit entries", body = Paged<AuditEntry>))
+)]
 pub(super) async fn audit(
     state: State,
     who: Authenticated,

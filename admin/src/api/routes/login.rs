@@ -1,146 +1,176 @@
-//! `POST /api/v1/auth/login`: email + password → session token (also set
-//! as the session cookie). Throttled per IP and per account.
+//! `POST /api/v1/auth/login`, `/auth/login/second-factor`, `/auth/logout`:
+//! thin HTTP wrappers over [`crate::api::login_flow`]. A successful login
+//! answers `{token, csrf_token, user_id, tenant_id}` and sets the session
+//! cookie; with TOTP on, the password step answers
+//! `{"second_factor_required": true, "challenge"}` instead.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use actix_web::http::header::SET_COOKIE;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-
-use crate::auth::{session, verify_dummy, verify_password, SessionToken, ThrottleKey, SESSION_TTL};
-use crate::domain::{Email, Opaque, Role, Timestamp, UserStatus};
-use crate::store::{NewAuditEntry, NewSession};
-
-use super::{client_ip, State};
+use crate::api::auth::Authenticated;
 use crate::api::error::ApiError;
+use crate::api::json_body::JsonBody;
+use crate::api::login_flow::{self, end_session, LoginOutcome, SignedIn};
+use crate::api::openapi::{Forbidden, Unauthorized};
+use crate::auth::session;
+use crate::domain::{TenantId, UserId};
 
-#[derive(Deserialize)]
+use super::tenants::field;
+use super::{peer_ip, State};
+
+/// The module's operations, merged into the document by
+/// [`crate::api::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login, second_factor, logout))]
+pub(super) struct Doc;
+
+/// Email and password (and the tenant, for users of several).
+#[derive(Deserialize, ToSchema)]
 pub(super) struct Login {
     email: String,
     password: String,
+    /// The tenant to work in; default: the user's first active tenant.
+    #[schema(value_type = Option<TenantId>)]
+    tenant_id: Option<String>,
 }
 
+/// The challenge of the password step and a TOTP or recovery code.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct SecondFactor {
+    /// From the password step's answer (valid 5 minutes, single use).
+    challenge: String,
+    /// A 6-digit TOTP code or a recovery code (`xxxx-xxxx`).
+    code: String,
+}
+
+/// A new session. The token is also set as the `parla_session` cookie
+/// (HttpOnly, SameSite=Lax); send it as `Authorization: Bearer <token>`, or
+/// rely on the cookie and send `csrf_token` as `X-CSRF-Token` on every
+/// POST/PUT/PATCH/DELETE.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SessionView {
+    /// Session token (43 characters of base64url).
+    token: String,
+    /// CSRF token of the session (43 characters of base64url).
+    csrf_token: String,
+    user_id: UserId,
+    /// The tenant the session works in; null for a super admin.
+    tenant_id: Option<TenantId>,
+}
+
+/// Password accepted; a second factor is required.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SecondFactorRequired {
+    /// Always true.
+    second_factor_required: bool,
+    /// Pass it to `POST /auth/login/second-factor`.
+    challenge: String,
+}
+
+/// The answer of the password step.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum LoginAnswer {
+    /// Signed in.
+    SignedIn(SessionView),
+    /// TOTP is on: a second step is needed.
+    SecondFactor(SecondFactorRequired),
+}
+
+/// 200 with the new session's tokens and its `Set-Cookie`.
+pub(super) fn signed_in(state: &State, s: SignedIn) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            SET_COOKIE,
+            session::set_cookie_header(&s.session_token, state.secure_cookies),
+        ))
+        .json(LoginAnswer::SignedIn(SessionView {
+            token: s.session_token,
+            csrf_token: s.csrf_token,
+            user_id: s.user_id,
+            tenant_id: s.tenant_id,
+        }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in (session token, CSRF token, cookie set), or a second factor is required", body = LoginAnswer),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(super) async fn login(
     state: State,
     req: HttpRequest,
-    body: web::Json<Login>,
+    body: JsonBody<Login>,
 ) -> Result<HttpResponse, ApiError> {
-    let Login { email, password } = body.into_inner();
-    let ip = req
-        .peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    let keys = [ThrottleKey::ip(ip), ThrottleKey::account(&email)];
-    {
-        let throttle = state.throttle.lock().map_err(ApiError::internal)?;
-        if let Err(retry) = throttle.check_all(&keys, Instant::now()) {
-            return Err(ApiError::too_many_requests(retry.as_secs_ceil()));
-        }
+    let mut err = ApiError::validation();
+    let tenant: Option<TenantId> = field(&mut err, "tenant_id", body.tenant_id.as_deref());
+    if err.has_fields() {
+        return Err(err);
     }
-    let user = match email.parse::<Email>() {
-        Ok(e) => state.store.users().find_by_email(&e).await?,
-        Err(_) => None,
-    };
-    let verified = match &user {
-        Some(u) => {
-            let hash = u.password_hash.expose().to_owned();
-            let pw = password.clone();
-            web::block(move || verify_password(&pw, &hash))
-                .await
-                .map_err(ApiError::internal)?
-                .unwrap_or(false)
-        }
-        None => {
-            web::block(move || verify_dummy(&password))
-                .await
-                .map_err(ApiError::internal)?;
-            false
-        }
-    };
-    let user = match user {
-        Some(u) if verified && u.status == UserStatus::Active => u,
-        other => {
-            {
-                let mut throttle = state.throttle.lock().map_err(ApiError::internal)?;
-                for k in &keys {
-                    throttle.record_failure(k, Instant::now());
-                }
-            }
-            record(
-                &state,
-                &req,
-                other.as_ref().map(|u| u.id),
-                &email,
-                "login.failed",
-            )
+    let outcome =
+        login_flow::password_step(&state, &body.email, &body.password, tenant, peer_ip(&req))
             .await?;
-            return Err(ApiError::unauthorized());
+    Ok(match outcome {
+        LoginOutcome::SignedIn(s) => signed_in(&state, s),
+        LoginOutcome::NeedsSecondFactor { challenge } => {
+            HttpResponse::Ok().json(LoginAnswer::SecondFactor(SecondFactorRequired {
+                second_factor_required: true,
+                challenge,
+            }))
         }
-    };
-    {
-        let mut throttle = state.throttle.lock().map_err(ApiError::internal)?;
-        throttle.record_success(&keys[1]);
-    }
-    let roles = state.store.memberships().roles_of(user.id).await?;
-    let tenant = if roles.iter().any(|m| m.role == Role::SuperAdmin) {
-        None
-    } else {
-        match roles.iter().find_map(|m| m.tenant_id) {
-            Some(t) => Some(t),
-            None => return Err(ApiError::forbidden()),
-        }
-    };
-    let token = SessionToken::generate();
-    let now = Timestamp::now();
-    state
-        .store
-        .sessions()
-        .create(NewSession {
-            id: token.session_id.clone(),
-            user_id: user.id,
-            tenant_id: tenant,
-            masquerading_from: None,
-            csrf_token: Opaque::new(SessionToken::generate().cookie_value),
-            now,
-            expires_at: now.plus(SESSION_TTL),
-        })
-        .await?;
-    record(
-        &state,
-        &req,
-        Some(user.id),
-        user.email.as_str(),
-        "login.succeeded",
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            actix_web::http::header::SET_COOKIE,
-            session::set_cookie_header(&token.cookie_value, false),
-        ))
-        .json(serde_json::json!({ "token": token.cookie_value })))
+    })
 }
 
-async fn record(
-    state: &State,
-    req: &HttpRequest,
-    user: Option<crate::domain::UserId>,
-    label: &str,
-    action: &str,
-) -> Result<(), ApiError> {
-    state
-        .store
-        .audit()
-        .record(NewAuditEntry {
-            actor_user_id: user,
-            actor_label: label.chars().take(320).collect(),
-            tenant_id: None,
-            action: action.to_owned(),
-            target: user.map(|u| u.to_string()).unwrap_or_default(),
-            before: None,
-            after: None,
-            ip: client_ip(req),
-            at: Timestamp::now(),
-        })
-        .await?;
-    Ok(())
+#[utoipa::path(
+    post,
+    path = "/auth/login/second-factor",
+    tag = "auth",
+    request_body = SecondFactor,
+    responses(
+        (status = 200, description = "Signed in (cookie set)", body = SessionView),
+        (status = 401, response = Unauthorized),
+    )
+)]
+pub(super) async fn second_factor(
+    state: State,
+    req: HttpRequest,
+    body: JsonBody<SecondFactor>,
+) -> Result<HttpResponse, ApiError> {
+    let s = login_flow::second_factor(&state, &body.challenge, &body.code, peer_ip(&req)).await?;
+    Ok(signed_in(&state, s))
+}
+
+/// Ends the calling session (API keys have none: 403) and clears the
+/// cookie; 204.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out; the session cookie is cleared"),
+        (status = 403, response = Forbidden),
+    )
+)]
+pub(super) async fn logout(
+    state: State,
+    req: HttpRequest,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let id = who.session_id.as_deref().ok_or_else(ApiError::forbidden)?;
+    end_session(&state, id, peer_ip(&req)).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((
+            SET_COOKIE,
+            session::clear_cookie_header(state.secure_cookies),
+        ))
+        .finish())
 }

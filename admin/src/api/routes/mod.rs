@@ -16,14 +16,51 @@ mod agents;
 mod api_keys;
 mod calls;
 mod login;
+mod masquerade;
 mod me;
 mod numbers;
 mod tenants;
+mod text;
+mod trunks;
 mod users;
 
+/// The OpenAPI fragment of every route module (each module's `Doc`), merged
+/// into the document by [`super::openapi::document`]. A module whose routes
+/// are registered below must be listed here (tests/api_openapi.rs checks).
+pub(super) fn docs() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    vec![
+        agents::Doc::openapi(),
+        api_keys::Doc::openapi(),
+        numbers::Doc::openapi(),
+        calls::Doc::openapi(),
+        login::Doc::openapi(),
+        me::Doc::openapi(),
+        masquerade::Doc::openapi(),
+        trunks::Doc::openapi(),
+        users::Doc::openapi(),
+        tenants::Doc::openapi(),
+    ]
+}
+
 pub(crate) fn register(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/login", web::post().to(login::login))
+    cfg.route("/openapi.json", web::get().to(super::openapi::serve))
+        .route("/auth/login", web::post().to(login::login))
+        .route(
+            "/auth/login/second-factor",
+            web::post().to(login::second_factor),
+        )
+        .route("/auth/logout", web::post().to(login::logout))
+        .route("/auth/masquerade/end", web::post().to(masquerade::end))
         .route("/me", web::get().to(me::me))
+        .route("/me/password", web::post().to(me::change_password))
+        .route("/me/totp", web::post().to(me::totp_begin))
+        .route("/me/totp", web::delete().to(me::totp_disable))
+        .route("/me/totp/confirm", web::post().to(me::totp_confirm))
+        .route(
+            "/tenants/{tid}/masquerade",
+            web::post().to(masquerade::start),
+        )
         .route("/tenants", web::post().to(tenants::create))
         .route("/tenants", web::get().to(tenants::list))
         .route("/tenants/{tid}", web::get().to(tenants::get))
@@ -31,6 +68,20 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .route("/tenants/{tid}", web::delete().to(tenants::delete))
         .route("/tenants/{tid}/users", web::post().to(users::create))
         .route("/tenants/{tid}/users", web::get().to(users::list))
+        .route("/tenants/{tid}/users/{id}", web::get().to(users::get))
+        .route("/tenants/{tid}/users/{id}", web::patch().to(users::update))
+        .route("/tenants/{tid}/users/{id}", web::delete().to(users::delete))
+        .route("/tenants/{tid}/trunks", web::post().to(trunks::create))
+        .route("/tenants/{tid}/trunks", web::get().to(trunks::list))
+        .route("/tenants/{tid}/trunks/{id}", web::get().to(trunks::get))
+        .route(
+            "/tenants/{tid}/trunks/{id}",
+            web::patch().to(trunks::update),
+        )
+        .route(
+            "/tenants/{tid}/trunks/{id}",
+            web::delete().to(trunks::delete),
+        )
         .route("/tenants/{tid}/agents", web::post().to(agents::create))
         .route("/tenants/{tid}/agents", web::get().to(agents::list))
         .route("/tenants/{tid}/agents/{id}", web::get().to(agents::get))
@@ -86,6 +137,23 @@ pub(super) async fn tenant_scope(
     Ok(TenantScope::new(id))
 }
 
+/// The scope of tenant `tid` (as [`tenant_scope`]) and the item id `id`
+/// of that tenant's collection, parsed (404 if it cannot be an id).
+pub(super) async fn scope_and_id<I: std::str::FromStr>(
+    state: &AdminState,
+    who: &Authenticated,
+    tid: &str,
+    id: &str,
+) -> Result<(TenantScope, I), ApiError> {
+    let scope = tenant_scope(state, who, tid).await?;
+    Ok((scope, parse_id(id)?))
+}
+
+/// The item, or 404.
+pub(super) fn found<T>(item: Option<T>) -> Result<T, ApiError> {
+    item.ok_or_else(ApiError::not_found)
+}
+
 /// 403 unless `allowed`.
 pub(super) fn require(allowed: bool) -> Result<(), ApiError> {
     if allowed {
@@ -100,10 +168,19 @@ pub(super) fn require_super_admin(who: &Authenticated) -> Result<(), ApiError> {
     require(matches!(who.principal, Principal::SuperAdmin { .. }))
 }
 
+/// Largest accepted `page` (as documented).
+const MAX_PAGE: u32 = 1_000_000;
+
 /// `?page=&per_page=` (defaults 1 and 20, `per_page` at most 100).
-#[derive(Debug, Deserialize)]
+/// Read as text so that bad values get a 422 naming the parameter.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PageQuery {
+    /// Page number, from 1.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000000, default = 1)]
     page: Option<String>,
+    /// Items per page, 1 to 100.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     per_page: Option<String>,
 }
 
@@ -118,9 +195,9 @@ impl PageQuery {
             .per_page
             .as_deref()
             .map_or(Some(Page::DEFAULT_PER_PAGE), |p| p.parse::<u32>().ok());
-        let page = page.filter(|p| *p >= 1);
+        let page = page.filter(|p| (1..=MAX_PAGE).contains(p));
         if page.is_none() {
-            err = err.with_field("page", "must be a whole number from 1");
+            err = err.with_field("page", format!("must be a whole number from 1 to {MAX_PAGE}"));
         }
         let per_page = per_page.filter(|p| (1..=Page::MAX_PER_PAGE).contains(p));
         if per_page.is_none() {
@@ -209,7 +286,12 @@ impl<'a> Change<'a> {
 
 /// The client address (the TCP peer; proxies are a later step).
 pub(super) fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    peer_ip(req).map(|ip| ip.to_string())
+}
+
+/// The client address as an IP (throttling, login audit).
+pub(super) fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
 }
 
 /// Records an audit entry for a mutation by `who`.
@@ -243,7 +325,10 @@ pub(super) fn created(body: impl serde::Serialize) -> HttpResponse {
 }
 
 /// 200 with the page `p`, each item shown by `view`.
-pub(super) fn paged_view<T>(p: Paged<T>, view: impl Fn(&T) -> serde_json::Value) -> HttpResponse {
+pub(super) fn paged_view<T, V: serde::Serialize>(
+    p: Paged<T>,
+    view: impl Fn(&T) -> V,
+) -> HttpResponse {
     HttpResponse::Ok().json(Paged {
         items: p.items.iter().map(view).collect(),
         total: p.total,

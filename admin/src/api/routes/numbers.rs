@@ -2,23 +2,42 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
+use crate::api::json_body::JsonBody;
+use crate::api::openapi::{Conflict, Forbidden, ItemPath, TenantPath};
 use crate::domain::{AgentId, NumberAddress, NumberId};
-use crate::store::{DeleteGrant, NewNumber, PhoneNumber, TenantScope};
+use crate::store::{DeleteGrant, NewNumber, Paged, PhoneNumber, TenantScope};
 
 use super::tenants::field;
 use super::{created, require, tenant_scope, Change, PageQuery, State};
 
-#[derive(Deserialize)]
+/// The module's operations, merged into the document by
+/// [`crate::api::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get, update, delete))]
+pub(super) struct Doc;
+
+/// The body of POST.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NumberInput)]
 pub(super) struct Create {
+    /// The number (unique across tenants).
+    #[schema(value_type = NumberAddress)]
     address: String,
+    /// The agent answering calls to it (one of the tenant's); null for none.
+    #[schema(value_type = Option<AgentId>)]
     agent_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The body of PATCH: the agent to route to (null or absent: none).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NumberUpdate)]
 pub(super) struct Update {
+    /// The agent answering calls to it (one of the tenant's); null for none.
+    #[schema(value_type = Option<AgentId>)]
     agent_id: Option<String>,
 }
 
@@ -41,12 +60,26 @@ async fn agent_of(
     Ok(found)
 }
 
+/// `POST /tenants/{tid}/numbers`: adds a number.
+#[utoipa::path(
+    post,
+    path = "/tenants/{tid}/numbers",
+    tag = "numbers",
+    params(TenantPath),
+    request_body = Create,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The created number", body = PhoneNumber),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(super) async fn create(
     state: State,
     req: HttpRequest,
     who: Authenticated,
     path: web::Path<String>,
-    body: web::Json<Create>,
+    body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
     require(who.principal.can_manage_agents_and_numbers())?;
@@ -72,6 +105,15 @@ pub(super) async fn create(
     Ok(created(n))
 }
 
+/// `GET /tenants/{tid}/numbers`: a page of the tenant's numbers.
+#[utoipa::path(
+    get,
+    path = "/tenants/{tid}/numbers",
+    tag = "numbers",
+    params(TenantPath, PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of numbers", body = Paged<PhoneNumber>))
+)]
 pub(super) async fn list(
     state: State,
     who: Authenticated,
@@ -100,6 +142,15 @@ async fn load(
     Ok((scope, n))
 }
 
+/// `GET /tenants/{tid}/numbers/{id}`: one number.
+#[utoipa::path(
+    get,
+    path = "/tenants/{tid}/numbers/{id}",
+    tag = "numbers",
+    params(ItemPath),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The number", body = PhoneNumber))
+)]
 pub(super) async fn get(
     state: State,
     who: Authenticated,
@@ -109,12 +160,25 @@ pub(super) async fn get(
     Ok(HttpResponse::Ok().json(n))
 }
 
+/// `PATCH /tenants/{tid}/numbers/{id}`: routes the number to an agent.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{tid}/numbers/{id}",
+    tag = "numbers",
+    params(ItemPath),
+    request_body = Update,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated number", body = PhoneNumber),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(super) async fn update(
     state: State,
     req: HttpRequest,
     who: Authenticated,
     path: web::Path<(String, String)>,
-    body: web::Json<Update>,
+    body: JsonBody<Update>,
 ) -> Result<HttpResponse, ApiError> {
     let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
     require(who.principal.can_manage_agents_and_numbers())?;
@@ -140,6 +204,18 @@ pub(super) async fn update(
     Ok(HttpResponse::Ok().json(n))
 }
 
+/// `DELETE /tenants/{tid}/numbers/{id}` (super admin only).
+#[utoipa::path(
+    delete,
+    path = "/tenants/{tid}/numbers/{id}",
+    tag = "numbers",
+    params(ItemPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(super) async fn delete(
     state: State,
     req: HttpRequest,

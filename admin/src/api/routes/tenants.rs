@@ -2,25 +2,50 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
+use crate::api::json_body::JsonBody;
+use crate::api::openapi::{Conflict, Forbidden, NotFound, TenantPath};
 use crate::domain::{Name, Slug, TenantId, TenantStatus};
-use crate::store::{DeleteGrant, NewTenant, TenantUpdate};
+use crate::store::{DeleteGrant, NewTenant, Paged, Tenant, TenantUpdate};
 
 use super::{created, require_super_admin, Change, PageQuery, State};
 
-#[derive(Deserialize)]
+/// The module's operations, merged into the document by
+/// [`crate::api::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get, update, delete))]
+pub(super) struct Doc;
+
+/// The body of POST.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TenantInput)]
 pub(super) struct Create {
+    /// Display name (unique).
+    #[schema(value_type = Name)]
     name: String,
+    /// URL identifier (unique).
+    #[schema(value_type = Slug)]
     slug: String,
+    /// Billing plan; `free` when absent or null.
+    #[schema(value_type = Option<Slug>)]
     plan: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The body of PATCH: absent or null fields are left unchanged.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TenantPatch)]
 pub(super) struct Update {
+    /// New display name (unique).
+    #[schema(value_type = Option<Name>)]
     name: Option<String>,
+    /// Suspend or reactivate.
+    #[schema(value_type = Option<TenantStatus>)]
     status: Option<String>,
+    /// New billing plan.
+    #[schema(value_type = Option<Slug>)]
     plan: Option<String>,
 }
 
@@ -47,11 +72,24 @@ fn only_super_admin(who: &Authenticated) -> Result<(), ApiError> {
     require_super_admin(who).map_err(|_| ApiError::not_found())
 }
 
+/// `POST /tenants` (super admin): creates a tenant.
+#[utoipa::path(
+    post,
+    path = "/tenants",
+    tag = "tenants",
+    request_body = Create,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The created tenant", body = Tenant),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(super) async fn create(
     state: State,
     req: HttpRequest,
     who: Authenticated,
-    body: web::Json<Create>,
+    body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     require_super_admin(&who)?;
     let mut err = ApiError::validation();
@@ -73,6 +111,18 @@ pub(super) async fn create(
     Ok(created(t))
 }
 
+/// `GET /tenants` (super admin; 404 for everyone else).
+#[utoipa::path(
+    get,
+    path = "/tenants",
+    tag = "tenants",
+    params(PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of tenants", body = Paged<Tenant>),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn list(
     state: State,
     who: Authenticated,
@@ -83,6 +133,15 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(state.store.tenants().list(page).await?))
 }
 
+/// `GET /tenants/{tid}` (super admin).
+#[utoipa::path(
+    get,
+    path = "/tenants/{tid}",
+    tag = "tenants",
+    params(TenantPath),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The tenant", body = Tenant))
+)]
 pub(super) async fn get(
     state: State,
     who: Authenticated,
@@ -94,12 +153,25 @@ pub(super) async fn get(
     Ok(HttpResponse::Ok().json(t.ok_or_else(ApiError::not_found)?))
 }
 
+/// `PATCH /tenants/{tid}` (super admin): rename, suspend, change plan.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{tid}",
+    tag = "tenants",
+    params(TenantPath),
+    request_body = Update,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated tenant", body = Tenant),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(super) async fn update(
     state: State,
     req: HttpRequest,
     who: Authenticated,
     path: web::Path<String>,
-    body: web::Json<Update>,
+    body: JsonBody<Update>,
 ) -> Result<HttpResponse, ApiError> {
     only_super_admin(&who)?;
     let id: TenantId = parse_id(&path)?;
@@ -131,6 +203,15 @@ pub(super) async fn update(
     Ok(HttpResponse::Ok().json(t))
 }
 
+/// `DELETE /tenants/{tid}` (super admin): deletes the tenant and all it owns.
+#[utoipa::path(
+    delete,
+    path = "/tenants/{tid}",
+    tag = "tenants",
+    params(TenantPath),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"))
+)]
 pub(super) async fn delete(
     state: State,
     req: HttpRequest,

@@ -1,0 +1,107 @@
+//! `PanelError`: why a panel request did not produce its page. The
+//! response body is a bare status here; the `layer` middleware replaces it
+//! with an HTML page in the viewer's language (it sees the request, the
+//! error does not).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::api::ApiError;
+use crate::store::StoreError;
+
+/// A failed panel request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PanelError {
+    /// No valid session: redirect to the login page (303; for htmx requests
+    /// an `HX-Redirect` header).
+    #[error("login required")]
+    LoginRequired,
+    /// 403: a POST without the session's CSRF token, or an action the role
+    /// does not allow.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404: unknown page or resource, or another tenant's.
+    #[error("not found")]
+    NotFound,
+    /// 400: an unreadable form or query string.
+    #[error("bad request")]
+    BadRequest,
+    /// 429: too many failed attempts (seconds to wait).
+    #[error("too many attempts")]
+    TooManyRequests(u64),
+    /// 500: logged, never shown.
+    #[error("internal error")]
+    Internal,
+}
+
+impl PanelError {
+    /// Logs `detail` and returns [`PanelError::Internal`].
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "panel internal error");
+        PanelError::Internal
+    }
+}
+
+impl ResponseError for PanelError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PanelError::LoginRequired => StatusCode::SEE_OTHER,
+            PanelError::Forbidden => StatusCode::FORBIDDEN,
+            PanelError::NotFound => StatusCode::NOT_FOUND,
+            PanelError::BadRequest => StatusCode::BAD_REQUEST,
+            PanelError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            PanelError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            PanelError::LoginRequired => {
+                res.insert_header(("Location", "/panel/login"));
+            }
+            PanelError::TooManyRequests(secs) => {
+                res.insert_header(("Retry-After", secs.to_string()));
+            }
+            _ => {}
+        }
+        res.finish()
+    }
+}
+
+impl From<StoreError> for PanelError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => PanelError::NotFound,
+            other => PanelError::internal(other),
+        }
+    }
+}
+
+impl From<ApiError> for PanelError {
+    fn from(err: ApiError) -> Self {
+        match err.status_code().as_u16() {
+            401 => PanelError::LoginRequired,
+            403 => PanelError::Forbidden,
+            404 => PanelError::NotFound,
+            400 | 422 => PanelError::BadRequest,
+            429 => PanelError::TooManyRequests(60),
+            _ => PanelError::Internal,
+        }
+    }
+}
+
+impl From<askama::Error> for PanelError {
+    fn from(err: askama::Error) -> Self {
+        PanelError::internal(err)
+    }
+}
+
+/// The form field of a unique-constraint violation (`"agent.name"` →
+/// `"name"`), or `None` for any other error.
+pub(crate) fn conflict_field(err: &StoreError) -> Option<&'static str> {
+    match err {
+        StoreError::Conflict { field } => field.rsplit('.').next(),
+        _ => None,
+    }
+}
