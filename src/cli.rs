@@ -64,9 +64,14 @@ pub struct ServeArgs {
     /// SIP listen address, for both UDP and TCP.
     #[arg(long, env = "PARLA_SIP_ADDR", default_value = "0.0.0.0:5060")]
     pub sip_addr: SocketAddr,
-    /// HTTP listen address for /healthz and /metrics.
+    /// HTTP listen address: the web panel (`/panel`), the admin API
+    /// (`/api/v1`), /healthz and /metrics.
     #[arg(long, env = "PARLA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// Mark session cookies `Secure` (browsers then send them over HTTPS
+    /// only). Set it when the panel is served through a TLS proxy.
+    #[arg(long, env = "PARLA_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
     /// Address advertised in SDP and Contact (behind NAT: the public address).
     /// Default: the SIP address when specific, else the first non-loopback IPv4.
     #[arg(long, env = "PARLA_PUBLIC_IP")]

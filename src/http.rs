@@ -1,12 +1,13 @@
 //! The HTTP server: the operational endpoints `/healthz` and `/metrics`
 //! (Prometheus text), and the admin plane ([`admin_routes`]: the JSON API
-//! under `/api/v1`).
+//! under `/api/v1` and the web panel under `/panel`, where `/` leads).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use parla_admin::api::AdminState;
+use parla_admin::panel::PanelOptions;
 use parla_engine::metrics::{render_prometheus, CallCounters, LatencyMetrics};
 
 /// What the HTTP handlers read.
@@ -76,10 +77,22 @@ fn render_process_metrics(out: &mut String) {
     }
 }
 
-/// Mounts the admin plane on the app: the JSON API (`/api/v1/…`). The web
-/// panel mounts here too, one line next to the API.
-pub fn admin_routes(cfg: &mut web::ServiceConfig, admin: web::Data<AdminState>) {
-    parla_admin::api::configure(cfg, admin);
+/// Mounts the admin plane on the app: the JSON API (`/api/v1/…`) and the
+/// web panel (`/panel/…`; `GET /` redirects there).
+pub fn admin_routes(
+    cfg: &mut web::ServiceConfig,
+    admin: web::Data<AdminState>,
+    panel: PanelOptions,
+) {
+    parla_admin::api::configure(cfg, admin.clone());
+    parla_admin::panel::configure(cfg, admin, panel);
+    cfg.route("/", web::get().to(to_panel));
+}
+
+async fn to_panel() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, "/panel/"))
+        .finish()
 }
 
 /// Binds the HTTP server (port 0 picks a free port) and returns it with its address.
@@ -87,15 +100,17 @@ pub fn bind(
     addr: SocketAddr,
     state: HttpState,
     admin: web::Data<AdminState>,
+    panel: PanelOptions,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         let admin = admin.clone();
+        let panel = panel.clone();
         App::new()
             .app_data(state.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics))
-            .configure(move |cfg| admin_routes(cfg, admin))
+            .configure(move |cfg| admin_routes(cfg, admin, panel))
     })
     .workers(2)
     .disable_signals()

@@ -11,6 +11,7 @@ mod bootstrap;
 mod call_records;
 mod cli;
 mod directory;
+mod engine_stats;
 mod http;
 mod import;
 mod routing;

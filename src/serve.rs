@@ -16,6 +16,7 @@ use actix::Arbiter;
 use actix_web::web;
 use anyhow::{bail, Context as _};
 use parla_admin::api::AdminState;
+use parla_admin::panel::PanelOptions;
 use parla_engine::agent::ParlaConfig;
 use parla_engine::call::{CallManager, CallServices};
 use parla_engine::metrics::{CallCounters, LatencyMetrics};
@@ -26,6 +27,7 @@ use crate::admin_store::{load_secret_key, open_store};
 use crate::bootstrap::ensure_super_admin;
 use crate::cli::ServeArgs;
 use crate::directory::DbDirectory;
+use crate::engine_stats::EngineFigures;
 use crate::http::{self, HttpState};
 use crate::import::{import_if_first_start, ImportOutcome};
 
@@ -56,7 +58,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let directory = Arc::new(DbDirectory::new(store.clone(), secrets.clone()));
-    let admin = web::Data::new(AdminState::new(store.clone(), secrets));
+    let admin = web::Data::new(
+        AdminState::new(store.clone(), secrets).with_secure_cookies(args.secure_cookies),
+    );
 
     let public_ip = args
         .public_ip
@@ -93,6 +97,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("binding SIP on {}", args.sip_addr))?;
 
+    let panel = PanelOptions {
+        recordings_dir: Some(data_dir.join("recordings")),
+        engine_stats: Some(Arc::new(EngineFigures {
+            latency: latency.clone(),
+            counters: counters.clone(),
+        })),
+    };
     let (http_server, http_addr) = http::bind(
         args.http_addr,
         HttpState {
@@ -100,6 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             counters: counters.clone(),
         },
         admin,
+        panel,
     )
     .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
     let http_handle = http_server.handle();

@@ -526,6 +526,43 @@ async fn api_created_agent_answers_and_the_call_is_recorded(db: std::sync::Arc<T
     );
     assert_heard(&caller_pcm, SENTENCE, "recorded caller audio").await;
 
+    // The web panel of the same `parla serve` shows the call to the admin:
+    // `/` leads to the panel, the detail page has the transcript, the latency
+    // waterfall and the recording player.
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let root_page = web
+        .get(format!("http://{}/", parla.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root_page.status(), StatusCode::FOUND);
+    assert_eq!(root_page.headers()["location"], "/panel/");
+    let call_id = rec["id"].as_str().unwrap();
+    let detail = format!("/panel/t/{tid}/calls/{call_id}");
+    let panel_get = |path: String| {
+        web.get(format!("http://{}{path}", parla.http))
+            .header("cookie", format!("parla_session={admin}"))
+            .send()
+    };
+    let page = panel_get(detail.clone()).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(GREETING), "the transcript is on the page");
+    assert!(
+        html.contains("<svg class=\"waterfall\""),
+        "the latency waterfall is on the page"
+    );
+    assert!(
+        html.contains(&format!("{detail}/recording")),
+        "the recording player is on the page"
+    );
+    let audio = panel_get(format!("{detail}/recording")).await.unwrap();
+    assert_eq!(audio.status(), StatusCode::OK);
+    assert!(audio.bytes().await.unwrap().starts_with(b"RIFF"));
+
     // An unknown number: 404, recorded nowhere (another tenant sees nothing).
     let other = api
         .create(

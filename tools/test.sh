@@ -13,6 +13,10 @@ ROOT=$PWD
 # PostgreSQL is a failure, not a skip.
 export PARLA_TEST_POSTGRES_URL="${PARLA_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 export PARLA_REQUIRE_POSTGRES="${PARLA_REQUIRE_POSTGRES:-1}"
+# The panel runs in headless Chromium and the API under schemathesis; in CI a
+# missing browser or schemathesis is a failure, not a skip.
+export PARLA_REQUIRE_BROWSER="${PARLA_REQUIRE_BROWSER:-1}"
+export PARLA_REQUIRE_SCHEMATHESIS="${PARLA_REQUIRE_SCHEMATHESIS:-1}"
 
 # One shared local whisper recognizer (OpenAI-compatible API) for every test.
 # A free port, so a recognizer left over from an interrupted run cannot get in the way.

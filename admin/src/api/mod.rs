@@ -19,6 +19,6 @@ pub mod rate_limit;
 mod routes;
 
 pub use app::{configure, AdminState};
-pub use rate_limit::{Rate, RateLimits};
 pub use auth::Authenticated;
 pub use error::ApiError;
+pub use rate_limit::{Rate, RateLimits};

@@ -77,8 +77,8 @@ pub use principal::{Principal, TenantRole};
 pub use rate_limit::{LoginThrottle, RetryAfter, ThrottleKey};
 pub use secrets::SecretKey;
 pub use session::{
-    is_expired, session_cookie_value, session_id_of, NewSession, SessionToken, SESSION_COOKIE, SESSION_IDLE_TIMEOUT,
-    SESSION_TTL,
+    is_expired, session_cookie_value, session_id_of, NewSession, SessionToken, SESSION_COOKIE,
+    SESSION_IDLE_TIMEOUT, SESSION_TTL,
 };
 pub use totp::{
     consume_recovery_code, generate_recovery_codes, new_secret, otpauth_url, verify_not_replayed,

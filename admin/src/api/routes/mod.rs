@@ -197,7 +197,10 @@ impl PageQuery {
             .map_or(Some(Page::DEFAULT_PER_PAGE), |p| p.parse::<u32>().ok());
         let page = page.filter(|p| (1..=MAX_PAGE).contains(p));
         if page.is_none() {
-            err = err.with_field("page", format!("must be a whole number from 1 to {MAX_PAGE}"));
+            err = err.with_field(
+                "page",
+                format!("must be a whole number from 1 to {MAX_PAGE}"),
+            );
         }
         let per_page = per_page.filter(|p| (1..=Page::MAX_PER_PAGE).contains(p));
         if per_page.is_none() {
