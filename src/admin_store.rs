@@ -50,14 +50,15 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// The key from `PARLA_SECRET_KEY`; else the one in `<data dir>/secret.key`;
-/// else a new random key written there (mode 0600), announced in the log.
-/// A malformed `PARLA_SECRET_KEY` or key file is an error, never replaced.
-pub fn load_secret_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
-    if let Ok(value) = std::env::var(SECRET_KEY_ENV) {
-        if !value.trim().is_empty() {
-            return SecretKey::from_env(SECRET_KEY_ENV).context("reading the secret key");
-        }
+/// The key from `from_env` (the value of `PARLA_SECRET_KEY`, taken out of
+/// the environment at start-up, see [`crate::bootstrap::EnvSecrets`]); else
+/// the one in `<data dir>/secret.key`; else a new random key written there
+/// (mode 0600), announced in the log. A malformed `PARLA_SECRET_KEY` or key
+/// file is an error, never replaced; the error never shows the key.
+pub fn load_secret_key(data_dir: &Path, from_env: Option<&str>) -> anyhow::Result<SecretKey> {
+    if let Some(value) = from_env.filter(|v| !v.trim().is_empty()) {
+        return SecretKey::from_base64(value)
+            .with_context(|| format!("reading the secret key from {SECRET_KEY_ENV}"));
     }
     key_from_file(&data_dir.join(SECRET_KEY_FILE))
 }

@@ -1,5 +1,6 @@
 //! A voice agent row of the admin database → the engine's [`AgentConfig`]
-//! (then built by the engine's own [`parla_engine::agent::build_agent`]).
+//! (then built by the engine's own [`parla_engine::agent::build_agent`]),
+//! through the same tenant allow-lists ([`parla_spec`]) the row was saved with.
 //!
 //! The storage convention (provider kinds, the encrypted
 //! `{"stt": {…}, "llm": {…}, "tts": {…}}` credentials object, the `flow`
@@ -10,8 +11,7 @@ use parla_admin::auth::secrets::associated_data;
 use parla_admin::auth::{AuthError, SecretKey};
 use parla_admin::store::VoiceAgent;
 use parla_engine::agent::AgentConfig;
-use parla_engine::providers::config::section_from_parts;
-use parla_engine::providers::ProviderError;
+use parla_spec::{AgentProviders, ProviderInput};
 use serde::{Deserialize, Serialize};
 
 /// Call settings of an agent kept in its `engine_options` JSON object;
@@ -60,51 +60,45 @@ pub enum AgentRowError {
     /// The credentials do not decrypt: wrong `PARLA_SECRET_KEY`, or tampered.
     #[error("agent {agent}: cannot decrypt its provider credentials ({source}); was PARLA_SECRET_KEY or the data directory's secret.key changed? Re-enter the credentials")]
     Decrypt { agent: String, source: AuthError },
-    /// The decrypted credentials are not `{"stt": {…}, "llm": {…}, "tts": {…}}`.
-    #[error("agent {agent}: credentials must be a JSON object with optional \"stt\", \"llm\", \"tts\" objects: {reason}")]
+    /// The decrypted credentials are not JSON.
+    #[error("agent {agent}: credentials are not JSON: {reason}")]
     Credentials { agent: String, reason: String },
-    /// A provider kind or its settings are invalid.
+    /// The provider kinds, credentials or flow script are outside the
+    /// allow-lists of [`parla_spec`] (rows written before they existed, or
+    /// not through the API, panel or import).
     #[error("agent {agent}: {source}")]
-    Provider {
+    Settings {
         agent: String,
-        source: ProviderError,
+        source: parla_spec::SpecError,
     },
     /// `engine_options` is not a valid options object.
     #[error("agent {agent}: engine_options: {reason}")]
     Options { agent: String, reason: String },
 }
 
-/// The engine configuration of `row`, its credentials decrypted with `secrets`.
+/// The engine configuration of `row`, its credentials decrypted with
+/// `secrets` and checked against the tenant allow-lists ([`parla_spec`])
+/// exactly as when they were saved: no environment variable or file is
+/// ever named by the result.
 pub fn engine_config(row: &VoiceAgent, secrets: &SecretKey) -> Result<AgentConfig, AgentRowError> {
     let agent = format!("{} ({})", row.name, row.id);
-    let mut sections = decrypt_credentials(row, secrets, &agent)?;
-    let mut take = |key: &str| sections.remove(key).unwrap_or(serde_json::Value::Null);
-    let (stt, mut llm, tts) = (take("stt"), take("llm"), take("tts"));
-    if row.llm_provider.trim() == "flow" {
-        if let Some(flow) = &row.flow {
-            let llm_obj = match &mut llm {
-                serde_json::Value::Null => {
-                    llm = serde_json::json!({});
-                    llm.as_object_mut()
-                }
-                other => other.as_object_mut(),
-            };
-            if let Some(obj) = llm_obj {
-                if !obj.contains_key("flow") && !obj.contains_key("script") {
-                    obj.insert("flow".into(), flow.0.clone());
-                }
-            }
-        }
-    }
-    let provider = |source| AgentRowError::Provider {
+    let credentials = decrypt_credentials(row, secrets, &agent)?;
+    let providers = AgentProviders::from_input(&ProviderInput {
+        stt_provider: &row.stt_provider,
+        llm_provider: &row.llm_provider,
+        tts_provider: &row.tts_provider,
+        credentials: credentials.as_ref(),
+        flow: row.flow.as_ref().map(|f| &f.0),
+    })
+    .map_err(|source| AgentRowError::Settings {
         agent: agent.clone(),
         source,
-    };
+    })?;
     let mut config = AgentConfig::with_providers(
         row.name.to_string(),
-        section_from_parts("stt", &row.stt_provider, stt).map_err(provider)?,
-        section_from_parts("llm", &row.llm_provider, llm).map_err(provider)?,
-        section_from_parts("tts", &row.tts_provider, tts).map_err(provider)?,
+        providers.stt.into(),
+        providers.llm.into(),
+        providers.tts.into(),
     );
     config.greeting = row.greeting.clone();
     config.system_prompt = row.system_prompt.clone();
@@ -139,14 +133,14 @@ pub fn engine_config(row: &VoiceAgent, secrets: &SecretKey) -> Result<AgentConfi
     Ok(config)
 }
 
-/// The credentials object of `row` as its top-level map (empty when unset).
+/// The decrypted credentials object of `row` (`None` when unset).
 fn decrypt_credentials(
     row: &VoiceAgent,
     secrets: &SecretKey,
     agent: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, AgentRowError> {
+) -> Result<Option<serde_json::Value>, AgentRowError> {
     let Some(enc) = &row.credentials_enc else {
-        return Ok(serde_json::Map::new());
+        return Ok(None);
     };
     let ad = associated_data(
         "voice_agents",
@@ -159,24 +153,13 @@ fn decrypt_credentials(
             agent: agent.to_owned(),
             source,
         })?;
-    let bad = |reason: String| AgentRowError::Credentials {
-        agent: agent.to_owned(),
-        reason,
-    };
-    let value: serde_json::Value =
-        serde_json::from_str(&plain).map_err(|e| bad(format!("not JSON ({e})")))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(bad("not an object".into()));
-    };
-    for (key, section) in &map {
-        if !matches!(key.as_str(), "stt" | "llm" | "tts") {
-            return Err(bad(format!("unknown key {key:?}")));
-        }
-        if !(section.is_object() || section.is_null()) {
-            return Err(bad(format!("{key:?} is not an object")));
-        }
-    }
-    Ok(map)
+    // serde_json's message gives a position, not the text.
+    serde_json::from_str(&plain)
+        .map(Some)
+        .map_err(|e| AgentRowError::Credentials {
+            agent: agent.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -283,25 +266,51 @@ mod tests {
         assert!(msg(&moved, &key).contains("cannot decrypt"));
 
         for (json, expected) in [
-            ("[1]", "not an object"),
+            ("[1]", "credentials: must be a JSON object"),
             ("nope", "not JSON"),
-            (r#"{"openai_key": "x"}"#, "unknown key \"openai_key\""),
-            (r#"{"stt": "x"}"#, "\"stt\" is not an object"),
-            (r#"{"stt": {"bogus": 1}}"#, "unknown field `bogus`"),
+            (
+                r#"{"openai_key": "x"}"#,
+                "credentials.openai_key: unknown section",
+            ),
+            (r#"{"stt": "x"}"#, "credentials.stt: must be a JSON object"),
+            (
+                r#"{"stt": {"bogus": 1}}"#,
+                "credentials.stt.bogus: unknown setting",
+            ),
+            (
+                r#"{"stt": {"api_key": "sk-1", "model": 5}}"#,
+                "credentials.stt.model: must be a string",
+            ),
+            // Operator-only settings in a row (written before the allow-lists,
+            // or around them) are refused, never resolved.
+            (
+                r#"{"llm": {"api_key_env": "PARLA_SECRET_KEY"}}"#,
+                "credentials.llm.api_key_env: is only allowed in the operator's parla.toml",
+            ),
         ] {
             let e = msg(&with_credentials(row(tenant), &key, json), &key);
             assert!(e.contains(expected), "{json}: {e}");
             assert!(!e.contains("sk-"), "no secrets in errors: {e}");
         }
-
-        // Missing kinds and unknown kinds name the section.
         let mut r = row(tenant);
-        r.stt_provider = String::new();
-        assert!(msg(&r, &key).contains("stt: no provider set"));
+        r.llm_provider = "flow".into();
+        r = with_credentials(r, &key, r#"{"llm": {"script": "/dev/zero"}}"#);
+        assert!(msg(&r, &key).contains("credentials.llm.script: is only allowed"));
+
+        // Unknown kinds name the column; an empty kind is the default.
         let mut r = row(tenant);
         r.tts_provider = "polly".into();
         let e = msg(&r, &key);
-        assert!(e.contains("tts provider \"polly\""), "{e}");
+        assert!(
+            e.contains("tts_provider: unknown provider \"polly\""),
+            "{e}"
+        );
+        let mut r = row(tenant);
+        r.stt_provider = String::new();
+        assert!(matches!(
+            engine_config(&r, &key).unwrap().stt,
+            SttProviderConfig::Openai(_)
+        ));
 
         // No credentials at all: the providers' defaults.
         assert!(engine_config(&row(tenant), &key).is_ok());

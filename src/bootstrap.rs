@@ -19,6 +19,55 @@ pub const DEFAULT_ADMIN_EMAIL: &str = "admin@parla.localhost";
 /// Length of a generated password (base62: ~143 bits).
 pub const GENERATED_PASSWORD_LEN: usize = 24;
 
+/// Environment variables holding Parla's own secrets. [`EnvSecrets::take`]
+/// reads them and removes them from the process environment at start-up,
+/// so nothing that reads the environment later (an operator's
+/// `api_key_env`, a library) can reach them. `PARLA_DATABASE_URL` (it may
+/// hold a password) is read by the command line parser before that.
+pub const SECRET_ENV: [&str; 3] = [
+    "PARLA_ADMIN_PASSWORD",
+    "PARLA_SECRET_KEY",
+    "PARLA_DATABASE_URL",
+];
+
+/// Parla's secrets from the environment, held in memory only.
+#[derive(Default)]
+pub struct EnvSecrets {
+    /// `PARLA_ADMIN_PASSWORD`: the first super admin's password.
+    pub admin_password: Option<String>,
+    /// `PARLA_SECRET_KEY`: base64 of the key encrypting provider credentials.
+    pub secret_key: Option<String>,
+}
+
+impl std::fmt::Debug for EnvSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvSecrets(<redacted>)")
+    }
+}
+
+impl EnvSecrets {
+    /// Reads the [`SECRET_ENV`] variables (empty ones count as unset) and
+    /// removes them from the process environment.
+    ///
+    /// Call it in `main` after parsing the command line and before any
+    /// thread exists (no async runtime, Arbiter or other thread yet):
+    /// changing the environment while another thread reads it (`getenv`) is
+    /// undefined behaviour in C, which is why `std::env::remove_var` is
+    /// `unsafe` in Rust 2024. This crate is edition 2021, where it is a safe
+    /// function, but the same rule applies and is kept by the call site.
+    pub fn take() -> EnvSecrets {
+        let read = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let secrets = EnvSecrets {
+            admin_password: read("PARLA_ADMIN_PASSWORD"),
+            secret_key: read("PARLA_SECRET_KEY"),
+        };
+        for var in SECRET_ENV {
+            std::env::remove_var(var);
+        }
+        secrets
+    }
+}
+
 /// Who did it, as written in the audit log.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor {
@@ -107,16 +156,17 @@ pub async fn create_super_admin(
 }
 
 /// On start: when no super admin exists, creates one from
-/// `PARLA_ADMIN_EMAIL` (default `admin@localhost`) and `PARLA_ADMIN_PASSWORD`
-/// (else a generated password, printed once on stderr and in the log).
-pub async fn ensure_super_admin(store: &Store) -> anyhow::Result<()> {
+/// `PARLA_ADMIN_EMAIL` (default `admin@parla.localhost`) and
+/// `admin_password` (`PARLA_ADMIN_PASSWORD`, see [`EnvSecrets`]; else a
+/// generated password, printed once on stderr, never logged).
+pub async fn ensure_super_admin(store: &Store, admin_password: Option<&str>) -> anyhow::Result<()> {
     if store.super_admin_count().await? > 0 {
         return Ok(());
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let email = env("PARLA_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
-    let (password, generated) = match env("PARLA_ADMIN_PASSWORD") {
-        Some(p) => (p, false),
+    let (password, generated) = match admin_password {
+        Some(p) => (p.to_owned(), false),
         None => (
             random::string_from(random::BASE62, GENERATED_PASSWORD_LEN),
             true,
@@ -129,20 +179,20 @@ pub async fn ensure_super_admin(store: &Store) -> anyhow::Result<()> {
         eprintln!(
             "parla: created super admin {email} with password {password} (shown once; change it after logging in)"
         );
-        tracing::warn!(%email, %password, "created the first super admin with a generated password (shown once)");
+        // The password goes to stderr only, never into the log.
+        tracing::warn!(%email, "created the first super admin with a generated password (printed on stderr)");
     } else {
         tracing::info!(%email, "created the first super admin from PARLA_ADMIN_EMAIL / PARLA_ADMIN_PASSWORD");
     }
     Ok(())
 }
 
-/// The password for `parla admin create-super-admin`: `PARLA_ADMIN_PASSWORD`,
-/// else the first line of standard input.
-pub fn password_from_env_or_stdin() -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("PARLA_ADMIN_PASSWORD") {
-        if !p.is_empty() {
-            return Ok(p);
-        }
+/// The password for `parla admin create-super-admin`: `from_env`
+/// (`PARLA_ADMIN_PASSWORD`, see [`EnvSecrets`]), else the first line of
+/// standard input.
+pub fn password_from_env_or_stdin(from_env: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = from_env {
+        return Ok(p);
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprint!("password: ");
@@ -158,4 +208,30 @@ pub fn password_from_env_or_stdin() -> anyhow::Result<String> {
         "no password: set PARLA_ADMIN_PASSWORD or pass it on standard input"
     );
     Ok(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test in this binary that touches these variables.
+    #[test]
+    fn secrets_leave_the_environment_and_stay_in_memory() {
+        std::env::set_var("PARLA_ADMIN_PASSWORD", "admin password from env");
+        std::env::set_var("PARLA_SECRET_KEY", "a2V5");
+        std::env::set_var("PARLA_DATABASE_URL", "postgres://u:pw@db/parla");
+        let taken = EnvSecrets::take();
+        assert_eq!(
+            taken.admin_password.as_deref(),
+            Some("admin password from env")
+        );
+        assert_eq!(taken.secret_key.as_deref(), Some("a2V5"));
+        for var in SECRET_ENV {
+            assert!(std::env::var_os(var).is_none(), "{var} is still set");
+        }
+        assert!(!format!("{taken:?}").contains("password"), "never printed");
+        // Empty values count as unset.
+        std::env::set_var("PARLA_ADMIN_PASSWORD", "  ");
+        assert!(EnvSecrets::take().admin_password.is_none());
+    }
 }

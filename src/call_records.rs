@@ -7,12 +7,19 @@
 //! (status `ringing`), marks it `in_progress` at answer (live calls are
 //! visible), and completes it at the end with transcript and latency. Store
 //! errors are logged, never fatal to the call.
+//!
+//! The record's id is chosen when the call is routed, so the engine can
+//! name the call's recording after it: `<tenant id>/<record id>.wav` under
+//! the recordings directory (never the caller's Call-ID, which a caller
+//! could reuse to overwrite another tenant's recording). The record stores
+//! that relative name; the API only says whether there is one.
 
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parla_admin::domain::{
-    AgentId, CallId, CallStatus, Direction, SipStatus, Speaker, Timestamp, TranscriptTurn,
-    TurnLatency,
+    AgentId, CallId, CallStatus, Direction, SipStatus, Speaker, TenantId, Timestamp,
+    TranscriptTurn, TurnLatency,
 };
 use parla_admin::store::{CallEnd, NewCall, Store, TenantScope};
 use parla_engine::agent::CallTarget;
@@ -34,6 +41,7 @@ enum Event {
 struct RecordLifecycle {
     call_id: String,
     events: mpsc::Sender<Event>,
+    recording: PathBuf,
 }
 
 impl RecordLifecycle {
@@ -54,6 +62,15 @@ impl CallLifecycle for RecordLifecycle {
     fn ended(&mut self, report: CallReport) {
         self.send(Event::Ended(Box::new(report)));
     }
+    fn recording_name(&self) -> Option<PathBuf> {
+        Some(self.recording.clone())
+    }
+}
+
+/// The recording of call record `id` of `tenant`, relative to the
+/// recordings directory: `<tenant id>/<record id>.wav`.
+pub fn recording_name(tenant: TenantId, id: CallId) -> PathBuf {
+    PathBuf::from(tenant.to_string()).join(format!("{id}.wav"))
 }
 
 /// Hands out call-record lifecycles backed by `store`.
@@ -87,16 +104,21 @@ impl CallRecords {
             answered_at: None,
             status: CallStatus::Ringing,
         };
+        let record_id = CallId::generate();
+        let recording = recording_name(scope.tenant(), record_id);
         let writer = Writer {
             store: self.store.clone(),
             scope,
             new,
+            record_id,
+            recording: recording.clone(),
             id: None,
         };
         tokio::spawn(writer.run(rx));
         Box::new(RecordLifecycle {
             call_id: target.call_id.clone(),
             events: tx,
+            recording,
         })
     }
 }
@@ -106,6 +128,11 @@ struct Writer {
     store: Store,
     scope: TenantScope,
     new: NewCall,
+    /// The id the record gets.
+    record_id: CallId,
+    /// Its recording's name (relative), stored if the engine wrote it.
+    recording: PathBuf,
+    /// Set once the record exists.
     id: Option<CallId>,
 }
 
@@ -149,7 +176,7 @@ impl Writer {
                 if let Some(id) = self.id {
                     self.store
                         .calls()
-                        .finish(&self.scope, id, call_end(&report))
+                        .finish(&self.scope, id, call_end(&report, &self.recording))
                         .await?;
                 }
             }
@@ -167,14 +194,19 @@ impl Writer {
             new.answered_at = Some(timestamp(at));
             new.status = CallStatus::InProgress;
         }
-        let record = self.store.calls().start(&self.scope, new).await?;
+        let record = self
+            .store
+            .calls()
+            .start_with_id(&self.scope, self.record_id, new)
+            .await?;
         self.id = Some(record.id);
         Ok(())
     }
 }
 
-/// The record's end from the engine's report.
-fn call_end(report: &CallReport) -> CallEnd {
+/// The record's end from the engine's report; `recording` is the name of
+/// the call's recording, kept if the engine wrote one.
+fn call_end(report: &CallReport, recording: &Path) -> CallEnd {
     let status = match (report.answered_at.is_some(), report.cause) {
         (true, HangupCause::Error) => CallStatus::Failed,
         (true, _) => CallStatus::Completed,
@@ -189,7 +221,10 @@ fn call_end(report: &CallReport) -> CallEnd {
         sip_status: SipStatus::try_from(report.sip_status).ok(),
         transcript: report.transcript.iter().map(transcript_turn).collect(),
         latency: report.latency.iter().map(turn_latency).collect(),
-        recording_path: report.recording.as_ref().map(|p| p.display().to_string()),
+        recording_path: report
+            .recording
+            .as_ref()
+            .map(|_| recording.display().to_string()),
     }
 }
 
@@ -236,13 +271,79 @@ fn timestamp(t: SystemTime) -> Timestamp {
 mod tests {
     use super::*;
 
+    /// A caller reusing one Call-ID in two tenants gets two recordings, each
+    /// in its tenant's folder, named by its record's id (the old naming by
+    /// Call-ID let the second call overwrite the first tenant's file).
+    #[tokio::test]
+    async fn one_call_id_in_two_tenants_records_two_files() {
+        use parla_admin::store::NewTenant;
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let mut scopes = vec![];
+        for name in ["acme", "globex"] {
+            let t = store
+                .tenants()
+                .create(NewTenant {
+                    name: name.parse().unwrap(),
+                    slug: name.parse().unwrap(),
+                    plan: None,
+                })
+                .await
+                .unwrap();
+            scopes.push(TenantScope::new(t.id));
+        }
+        let target = CallTarget {
+            call_id: "reused@attacker".into(),
+            from: "sip:a@x".into(),
+            to: "sip:+14155550100@parla".into(),
+            request_uri: "sip:+14155550100@parla".into(),
+            dialed_user: Some("+14155550100".into()),
+            received_at: SystemTime::now(),
+        };
+        let records = CallRecords::new(store.clone());
+        let mut names = vec![];
+        for scope in &scopes {
+            let mut l = records.lifecycle(scope.clone(), None, &target);
+            let name = l.recording_name().expect("a recording name");
+            assert!(name.starts_with(scope.tenant().to_string()), "{name:?}");
+            assert!(!name.to_string_lossy().contains("reused"), "{name:?}");
+            let mut report = CallReport::unanswered(HangupCause::CallerHangup, 200);
+            report.answered_at = Some(SystemTime::now());
+            report.recording = Some(PathBuf::from("/data/recordings").join(&name));
+            l.ringing();
+            l.ended(report);
+            names.push(name);
+        }
+        assert_ne!(names[0], names[1]);
+        for (scope, name) in scopes.iter().zip(&names) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let record = loop {
+                let page = store
+                    .calls()
+                    .list(scope, &Default::default(), Default::default())
+                    .await
+                    .unwrap();
+                match page.items.into_iter().next() {
+                    Some(r) if !r.status.is_live() => break r,
+                    _ => {}
+                }
+                assert!(std::time::Instant::now() < deadline, "no record");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            };
+            assert_eq!(*name, recording_name(scope.tenant(), record.id));
+            assert_eq!(record.recording_path, Some(name.display().to_string()));
+        }
+    }
+
     #[test]
     fn reports_map_to_record_ends() {
         let mut report = CallReport::unanswered(HangupCause::CallerHangup, 487);
-        assert_eq!(call_end(&report).status, CallStatus::NoAnswer);
+        assert_eq!(
+            call_end(&report, Path::new("t/c.wav")).status,
+            CallStatus::NoAnswer
+        );
         report.cause = HangupCause::Rejected;
         report.sip_status = 503;
-        let end = call_end(&report);
+        let end = call_end(&report, Path::new("t/c.wav"));
         assert_eq!(end.status, CallStatus::Failed);
         assert_eq!(end.sip_status.map(SipStatus::code), Some(503));
         assert_eq!(end.hangup_cause.as_deref(), Some("rejected"));
@@ -266,7 +367,11 @@ mod tests {
                 tts_ttfb_ms: Some(30.0),
                 v2v_ms: f64::NAN,
             });
-        let end = call_end(&report);
+        let end = call_end(&report, Path::new("t/c.wav"));
+        assert_eq!(end.recording_path, None, "not recorded");
+        report.recording = Some(PathBuf::from("/data/recordings/t/c.wav"));
+        let end = call_end(&report, Path::new("t/c.wav"));
+        assert_eq!(end.recording_path.as_deref(), Some("t/c.wav"), "relative");
         assert_eq!(end.status, CallStatus::Completed);
         assert_eq!(end.transcript[0].speaker, Speaker::Caller);
         assert_eq!(end.transcript[0].end_ms, 1500, "end never before start");

@@ -1,6 +1,9 @@
-//! The HTTP server: the operational endpoints `/healthz` and `/metrics`
-//! (Prometheus text), and the admin plane ([`admin_routes`]: the JSON API
-//! under `/api/v1` and the web panel under `/panel`, where `/` leads).
+//! The HTTP servers. The public one ([`bind`]): `/healthz` and the admin
+//! plane ([`admin_routes`]: the JSON API under `/api/v1` and the web panel
+//! under `/panel`, where `/` leads). The metrics one ([`bind_metrics`], on
+//! `--metrics-addr`, loopback by default): `/metrics` (Prometheus text) and
+//! `/healthz`. `/metrics` is not served on the public address: it tells
+//! call volumes and latencies of every tenant and needs no login.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,24 +98,41 @@ async fn to_panel() -> HttpResponse {
         .finish()
 }
 
-/// Binds the HTTP server (port 0 picks a free port) and returns it with its address.
+/// Binds the public HTTP server (port 0 picks a free port) and returns it
+/// with its address. It has no `/metrics` (see [`bind_metrics`]).
 pub fn bind(
     addr: SocketAddr,
-    state: HttpState,
     admin: web::Data<AdminState>,
     panel: PanelOptions,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
-    let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         let admin = admin.clone();
         let panel = panel.clone();
         App::new()
-            .app_data(state.clone())
             .route("/healthz", web::get().to(healthz))
-            .route("/metrics", web::get().to(metrics))
             .configure(move |cfg| admin_routes(cfg, admin, panel))
     })
     .workers(2)
+    .disable_signals()
+    .bind(addr)?;
+    let local = server.addrs().first().copied().unwrap_or(addr);
+    Ok((server.run(), local))
+}
+
+/// Binds the metrics server (`/metrics`, `/healthz`; port 0 picks a free
+/// port) with one worker, and returns it with its address.
+pub fn bind_metrics(
+    addr: SocketAddr,
+    state: HttpState,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
     .disable_signals()
     .bind(addr)?;
     let local = server.addrs().first().copied().unwrap_or(addr);

@@ -10,6 +10,7 @@ use parla_admin::domain::{JsonText, Name, NumberAddress, Opaque, Slug};
 use parla_admin::store::{AgentSpec, NewNumber, NewTenant, Store, TenantScope};
 use parla_engine::agent::{AgentConfig, ParlaConfig};
 use parla_engine::providers::config::{section_into_parts, LlmProviderConfig};
+use parla_spec::{AgentProviders, ProviderInput};
 
 use crate::bootstrap::{audit_system, Actor};
 use crate::routing::stored_address;
@@ -136,7 +137,9 @@ fn prepare(a: &AgentConfig) -> anyhow::Result<Prepared> {
     let (stt_kind, stt) = section_into_parts(&a.stt)?;
     let (tts_kind, tts) = section_into_parts(&a.tts)?;
     // An inline flow script goes to the agent's `flow` column (visible and
-    // editable in the panel); a script file path stays in the settings.
+    // editable in the panel). A `script` file and `api_key_env` were already
+    // resolved into content when parla.toml was loaded
+    // (`ParlaConfig::from_toml`): no path or variable name reaches the database.
     let (flow, llm_config) = match &a.llm {
         LlmProviderConfig::Flow(f) if f.flow.is_some() => {
             let doc = serde_json::to_value(&f.flow).context("flow script")?;
@@ -147,6 +150,16 @@ fn prepare(a: &AgentConfig) -> anyhow::Result<Prepared> {
         other => (None, other.clone()),
     };
     let (llm_kind, llm) = section_into_parts(&llm_config)?;
+    let credentials = serde_json::json!({ "stt": stt, "llm": llm, "tts": tts });
+    // The same allow-lists as the API and the panel, so the agent can run.
+    AgentProviders::from_input(&ProviderInput {
+        stt_provider: &stt_kind,
+        llm_provider: &llm_kind,
+        tts_provider: &tts_kind,
+        credentials: Some(&credentials),
+        flow: flow.as_ref().map(|f: &JsonText<serde_json::Value>| &f.0),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut numbers = Vec::new();
     for n in &a.numbers {
         let address = stored_address(n)
@@ -170,9 +183,47 @@ fn prepare(a: &AgentConfig) -> anyhow::Result<Prepared> {
             barge_in_min_ms: a.barge_in_min_ms,
             endpointing_ms: a.endpointing_ms,
         },
-        credentials: serde_json::json!({ "stt": stt, "llm": llm, "tts": tts }),
+        credentials,
         options: serde_json::to_value(crate::agents::EngineOptions::of(a))
             .context("engine options")?,
         numbers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped configurations pass the tenant allow-lists, so their
+    /// import succeeds and the imported agents can run.
+    #[test]
+    fn shipped_configs_fit_the_allow_lists() {
+        for text in [
+            include_str!("../parla.toml"),
+            include_str!("../docs/load-parla.toml"),
+        ] {
+            let config = ParlaConfig::from_toml(text).unwrap();
+            for agent in &config.agents {
+                let p = prepare(agent).unwrap_or_else(|e| panic!("{}: {e:#}", agent.name));
+                assert!(
+                    !p.credentials.to_string().contains("api_key_env"),
+                    "no variable names are stored"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn settings_outside_the_allow_lists_are_not_imported() {
+        let mut config = ParlaConfig::from_toml(include_str!("../parla.toml")).unwrap();
+        let agent = &mut config.agents[0];
+        agent.tts = parla_engine::providers::config::TtsProviderConfig::Espeak(
+            parla_engine::providers::espeak::EspeakConfig {
+                rate_wpm: 5000,
+                ..Default::default()
+            },
+        );
+        let e = format!("{:#}", prepare(agent).err().expect("refused"));
+        assert!(e.contains("credentials.tts.rate_wpm"), "{e}");
+    }
 }

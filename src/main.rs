@@ -24,6 +24,9 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
+    // Before any thread exists (see EnvSecrets::take): Parla's secrets leave
+    // the process environment and live in memory only.
+    let env_secrets = bootstrap::EnvSecrets::take();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -38,11 +41,11 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => {
             let system = actix_rt::System::new();
             system
-                .block_on(serve::run(args))
+                .block_on(serve::run(args, env_secrets))
                 .context("parla serve failed")
         }
         cli::Command::Admin(cli::AdminCommand::CreateSuperAdmin { email, store }) => {
-            let password = bootstrap::password_from_env_or_stdin()?;
+            let password = bootstrap::password_from_env_or_stdin(env_secrets.admin_password)?;
             let system = actix_rt::System::new();
             system
                 .block_on(async move {

@@ -18,13 +18,14 @@ use anyhow::{bail, Context as _};
 use parla_admin::api::AdminState;
 use parla_admin::panel::PanelOptions;
 use parla_engine::agent::ParlaConfig;
-use parla_engine::call::{CallManager, CallServices};
+use parla_engine::call::{CallLimits, CallManager, CallServices};
 use parla_engine::metrics::{CallCounters, LatencyMetrics};
+use parla_engine::providers::egress::EgressPolicy;
 use parla_engine::rtp_ports::RtpPortPool;
 use parla_sip::server::{SipServer, SipServerConfig};
 
 use crate::admin_store::{load_secret_key, open_store};
-use crate::bootstrap::ensure_super_admin;
+use crate::bootstrap::{ensure_super_admin, EnvSecrets};
 use crate::cli::ServeArgs;
 use crate::directory::DbDirectory;
 use crate::engine_stats::EngineFigures;
@@ -34,14 +35,15 @@ use crate::import::{import_if_first_start, ImportOutcome};
 /// The `Server`/`User-Agent` header value.
 pub const USER_AGENT: &str = concat!("Parla/", env!("CARGO_PKG_VERSION"));
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, env_secrets: EnvSecrets) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
     let data_dir = &args.store.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    let secrets = load_secret_key(data_dir)?;
+    let secrets = load_secret_key(data_dir, env_secrets.secret_key.as_deref())?;
     let store = open_store(&args.store).await?;
-    ensure_super_admin(&store).await?;
+    ensure_super_admin(&store, env_secrets.admin_password.as_deref()).await?;
+    drop(env_secrets);
     if let Some((path, config)) = &config {
         match import_if_first_start(&store, &secrets, config)
             .await
@@ -57,7 +59,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    let directory = Arc::new(DbDirectory::new(store.clone(), secrets.clone()));
+    let egress = EgressPolicy::allowing(&args.provider_allow)
+        .context("parsing --provider-allow / PARLA_PROVIDER_ALLOW")?;
+    if !egress.entries().is_empty() {
+        let allowed: Vec<String> = egress.entries().iter().map(|e| e.to_string()).collect();
+        tracing::info!(allowed = %allowed.join(","), "providers may also reach these operator-allowed hosts");
+    }
+    let directory = Arc::new(
+        DbDirectory::new(store.clone(), secrets.clone(), egress)
+            .with_build_timeout(Duration::from_secs(args.agent_build_timeout.max(1)))
+            .with_test_build_delay(test_build_delay()?),
+    );
     let admin = web::Data::new(
         AdminState::new(store.clone(), secrets).with_secure_cookies(args.secure_cookies),
     );
@@ -75,6 +87,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_ip,
         user_agent: USER_AGENT.to_string(),
         recordings_dir: Some(data_dir.join("recordings")),
+        limits: CallLimits::new(
+            args.limits.max_calls_per_tenant,
+            args.limits.max_calls_per_source,
+        ),
+        media_timeout: args.limits.media_timeout(),
+        max_call: args.limits.max_call(),
     });
     let threads = args.media_threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -92,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bind: args.sip_addr,
         public_ip: Some(public_ip),
         user_agent: USER_AGENT.to_string(),
+        invite_rate: args.limits.invite_rate()?,
         ..Default::default()
     })
     .await
@@ -104,28 +123,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             counters: counters.clone(),
         })),
     };
-    let (http_server, http_addr) = http::bind(
-        args.http_addr,
+    let (http_server, http_addr) = http::bind(args.http_addr, admin, panel)
+        .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
+    let http_handle = http_server.handle();
+    actix_rt::spawn(http_server);
+    let (metrics_server, metrics_addr) = http::bind_metrics(
+        args.metrics_addr,
         HttpState {
             latency,
             counters: counters.clone(),
         },
-        admin,
-        panel,
     )
-    .with_context(|| format!("binding HTTP on {}", args.http_addr))?;
-    let http_handle = http_server.handle();
-    actix_rt::spawn(http_server);
+    .with_context(|| format!("binding the metrics endpoint on {}", args.metrics_addr))?;
+    let metrics_handle = metrics_server.handle();
+    actix_rt::spawn(metrics_server);
 
     // Tests and scripts parse this line for the bound addresses.
     println!(
-        "parla ready: sip_udp={} sip_tcp={} http={} public_ip={}",
+        "parla ready: sip_udp={} sip_tcp={} http={} public_ip={} metrics={}",
         sip.local_udp_addr(),
         sip.local_tcp_addr(),
         http_addr,
-        public_ip
+        public_ip,
+        metrics_addr
     );
-    tracing::info!(sip_udp = %sip.local_udp_addr(), http = %http_addr, %public_ip, "parla ready");
+    tracing::info!(sip_udp = %sip.local_udp_addr(), http = %http_addr, metrics = %metrics_addr, %public_ip, "parla ready");
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -160,11 +182,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     sip.shutdown().await;
     http_handle.stop(true).await;
+    metrics_handle.stop(true).await;
     // Let the writers of the last call records finish, then close the pool.
     tokio::time::sleep(Duration::from_millis(200)).await;
     store.close().await;
     tracing::info!("parla stopped");
     Ok(())
+}
+
+/// `PARLA_TEST_AGENT_BUILD_DELAY=<agent name>=<ms>`: an operator-only test
+/// hook that makes every build of the agents with that name block its build
+/// thread for that long (the black-box tests use it to check that a slow
+/// build delays no other call). Unset: `None`.
+fn test_build_delay() -> anyhow::Result<Option<(String, Duration)>> {
+    let Ok(value) = std::env::var("PARLA_TEST_AGENT_BUILD_DELAY") else {
+        return Ok(None);
+    };
+    let (name, ms) = value
+        .rsplit_once('=')
+        .context("PARLA_TEST_AGENT_BUILD_DELAY must be <agent name>=<milliseconds>")?;
+    let ms: u64 = ms
+        .trim()
+        .parse()
+        .context("PARLA_TEST_AGENT_BUILD_DELAY must be <agent name>=<milliseconds>")?;
+    tracing::warn!(agent = %name, ms, "test hook: builds of this agent are delayed");
+    Ok(Some((name.to_owned(), Duration::from_millis(ms))))
 }
 
 /// The file of agents to import on first start: `--config` / `PARLA_CONFIG`

@@ -22,4 +22,6 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-target/release/parla serve --config parla.toml "$@"
+# The local recognizer is plain HTTP on loopback, which the egress guard only
+# lets providers reach when the operator allows it.
+target/release/parla serve --config parla.toml --provider-allow "127.0.0.1:$WHISPER_PORT" "$@"

@@ -152,7 +152,7 @@ async fn tenant_isolation_roles_and_keys(ctx: Ctx) {
         .post(
             &tenant(&ta, "/agents"),
             root,
-            json!({ "name": "Front desk", "greeting": "Hi", "credentials": { "openai_key": SECRET } }),
+            json!({ "name": "Front desk", "greeting": "Hi", "llm_provider": "openai", "credentials": { "llm": { "api_key": SECRET } } }),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{agent_a}");

@@ -13,7 +13,7 @@ use parla_admin::api::openapi::document;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use api_support::{seed, Seeded, Server};
+use api_support::{seed, session_token, Seeded, Server};
 use support::Ctx;
 
 store_tests!(served_document_matches_real_responses);
@@ -379,12 +379,28 @@ async fn served_document_matches_real_responses(ctx: Ctx) {
             p.clone(),
             "/api/v1/tenants/{tid}/agents",
             (&t, ""),
-            Some(json!({"name": "Night shift", "credentials": {"api_key": "sk-x"}, "flow": [1, {"a": null}]})),
+            Some(json!({"name": "Night shift", "llm_provider": "openai", "credentials": {"llm": {"api_key": "sk-x"}}, "flow": {"fallback": "Pardon?"}})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");
     assert_eq!(agent["credentials_set"], true);
-    let (status, created_key) = c
+    // A key never mints keys (403, documented); its creator's session does.
+    let (status, _) = c
+        .call(
+            p.clone(),
+            "/api/v1/tenants/{tid}/api-keys",
+            (&t, ""),
+            Some(json!({"name": "deploy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let as_admin = Client {
+        server: &server,
+        http: c.http.clone(),
+        doc: c.doc.clone(),
+        token: session_token(&ctx.store, items.user, tenant).await,
+    };
+    let (status, created_key) = as_admin
         .call(
             p.clone(),
             "/api/v1/tenants/{tid}/api-keys",

@@ -337,8 +337,11 @@ async fn scenario(ctx: Ctx, driver_binary: PathBuf) {
     b.fill("#f-name", "Night shift").await;
     b.fill("#f-greeting", "Good evening, Acme Dental.").await;
     b.fill("#f-llm_provider", "openai").await;
-    b.fill("#f-credentials", &format!("{{\"api_key\": \"{SECRET}\"}}"))
-        .await;
+    b.fill(
+        "#f-credentials",
+        &format!("{{\"llm\": {{\"api_key\": \"{SECRET}\"}}}}"),
+    )
+    .await;
     b.click("form.form button.primary").await;
     b.wait_for(".notice").await;
     let page = b.source().await;

@@ -322,12 +322,27 @@ async fn csrf_roles_isolation_and_forms(ctx: Ctx) {
     }
     assert!(res.body.contains("value=\"en US!\""), "input kept");
     assert!(!res.body.contains(bad_secret));
-    // Hostile values are escaped, never a 500.
+    // Numbers are the operator's inventory: a tenant admin sees no create
+    // form and may not add one (403); the super admin adds them on the
+    // tenant's page.
+    let page = admin.page(&format!("/panel/t/{ta}/numbers")).await;
+    assert!(!page.body.contains(">Create<"), "{}", page.body);
     let res = admin
         .post(
             &format!("/panel/t/{ta}/numbers"),
+            &[("csrf_token", &csrf), ("address", "sip:*@*")],
+        )
+        .await;
+    assert_status(&res, StatusCode::FORBIDDEN, "tenant admin adds a number");
+    let mut root = app.client();
+    root.login(ROOT_EMAIL, ROOT_PASSWORD).await;
+    let root_csrf = root.page(&format!("/panel/t/{ta}/numbers")).await.csrf();
+    // Hostile values are escaped, never a 500.
+    let res = root
+        .post(
+            &format!("/panel/t/{ta}/numbers"),
             &[
-                ("csrf_token", &csrf),
+                ("csrf_token", &root_csrf),
                 ("address", "<script>alert(1)</script>"),
                 ("agent", "x"),
             ],
@@ -339,7 +354,7 @@ async fn csrf_roles_isolation_and_forms(ctx: Ctx) {
     assert!(res.body.contains("Enter an E.164 number"));
 
     // A good agent with credentials: created, audited, masked afterwards.
-    let creds = format!("{{\"api_key\": \"{SECRET}\"}}");
+    let creds = format!("{{\"llm\": {{\"api_key\": \"{SECRET}\"}}}}");
     let res = admin
         .post(
             &format!("/panel/t/{ta}/agents"),
@@ -384,6 +399,9 @@ async fn csrf_roles_isolation_and_forms(ctx: Ctx) {
                 ("csrf_token", &csrf),
                 ("name", "Night shift"),
                 ("language", "es-ES"),
+                // As the pre-filled form submits it: the kept credentials
+                // are checked against the provider kinds.
+                ("llm_provider", "openai"),
                 ("barge_in_min_ms", "300"),
                 ("endpointing_ms", "650"),
             ],
@@ -395,10 +413,10 @@ async fn csrf_roles_isolation_and_forms(ctx: Ctx) {
     assert_eq!(after.endpointing_ms, 650);
     assert!(!after.barge_in_enabled);
     // The htmx way: the token in the header instead of the form.
-    let res = admin
+    let res = root
         .post_with_header(
             &format!("/panel/t/{ta}/numbers"),
-            &csrf,
+            &root_csrf,
             &[
                 ("address", "+14155550123"),
                 ("agent", &a_agent.id.to_string()),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::call::lifecycle::CallLifecycle;
 use crate::conversation::ConversationConfig;
-use crate::providers::config::{LlmProviderConfig, SttProviderConfig, TtsProviderConfig};
+use crate::providers::config::{LlmProviderConfig, Secret, SttProviderConfig, TtsProviderConfig};
 use crate::providers::{LanguageModel, ProviderError, SpeechToText, TextToSpeech};
 
 /// The whole `parla.toml`.
@@ -21,10 +21,73 @@ pub struct ParlaConfig {
     pub agents: Vec<AgentConfig>,
 }
 
+/// Why a `parla.toml` cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// An operator-only setting (`api_key_env`, `script`) cannot be resolved.
+    #[error("agent {agent:?}: {source}")]
+    Resolve {
+        agent: String,
+        source: ProviderError,
+    },
+}
+
 impl ParlaConfig {
-    /// Parses a `parla.toml` document.
-    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
+    /// Parses a `parla.toml` document and resolves its operator-only
+    /// settings right away, so that nothing reads the environment or a file
+    /// later (when a call arrives, or from the database after the import):
+    /// each `api_key_env` becomes the inline `api_key` it names (see
+    /// [`crate::providers::config::resolve_api_key`]), each flow `script`
+    /// becomes the inline `flow` read from that file (see
+    /// [`crate::providers::config::FlowSettings::resolve_script`]: regular files of bounded size only).
+    ///
+    /// Errors: [`ConfigError::Toml`] for a malformed document,
+    /// [`ConfigError::Resolve`] naming the agent for an unset variable, a
+    /// variable holding one of Parla's own secrets, or an unreadable script.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let mut config: ParlaConfig = toml::from_str(text)?;
+        for agent in &mut config.agents {
+            agent
+                .resolve_operator_settings()
+                .map_err(|source| ConfigError::Resolve {
+                    agent: agent.name.clone(),
+                    source,
+                })?;
+        }
+        Ok(config)
+    }
+}
+
+impl AgentConfig {
+    /// Replaces `api_key_env` by the key it names and `script` by the
+    /// script it names (see [`ParlaConfig::from_toml`]).
+    pub fn resolve_operator_settings(&mut self) -> Result<(), ProviderError> {
+        use crate::providers::config::resolve_api_key;
+        fn inline(
+            api_key: &mut Option<Secret>,
+            api_key_env: &mut Option<String>,
+        ) -> Result<(), ProviderError> {
+            if api_key_env.is_some() {
+                *api_key = resolve_api_key(api_key, api_key_env)?.map(Secret::new);
+                *api_key_env = None;
+            }
+            Ok(())
+        }
+        match &mut self.stt {
+            SttProviderConfig::Openai(s) => inline(&mut s.api_key, &mut s.api_key_env)?,
+            SttProviderConfig::Deepgram(s) => inline(&mut s.api_key, &mut s.api_key_env)?,
+        }
+        match &mut self.llm {
+            LlmProviderConfig::Openai(s) => inline(&mut s.api_key, &mut s.api_key_env)?,
+            LlmProviderConfig::Flow(f) => f.resolve_script()?,
+        }
+        match &mut self.tts {
+            TtsProviderConfig::Openai(s) => inline(&mut s.api_key, &mut s.api_key_env)?,
+            TtsProviderConfig::Espeak(_) => {}
+        }
+        Ok(())
     }
 }
 
@@ -221,10 +284,13 @@ pub enum AgentError {
 }
 
 /// Builds the live agents of a configuration (see [`build_agent`]).
-pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, AgentError> {
+pub async fn build_agents(
+    configs: &[AgentConfig],
+    egress: &crate::providers::egress::EgressPolicy,
+) -> Result<Vec<Arc<Agent>>, AgentError> {
     let mut agents = Vec::with_capacity(configs.len());
     for config in configs {
-        agents.push(build_agent(config).await?);
+        agents.push(build_agent(config, egress).await?);
     }
     Ok(agents)
 }
@@ -234,7 +300,13 @@ pub async fn build_agents(configs: &[AgentConfig]) -> Result<Vec<Arc<Agent>>, Ag
 ///
 /// Errors: [`AgentError::Provider`] when a provider section is invalid (bad
 /// settings, missing API key), [`AgentError::Fallback`] when espeak-ng fails.
-pub async fn build_agent(config: &AgentConfig) -> Result<Arc<Agent>, AgentError> {
+///
+/// `egress` confines the providers' network requests (see
+/// [`crate::providers::egress`]).
+pub async fn build_agent(
+    config: &AgentConfig,
+    egress: &crate::providers::egress::EgressPolicy,
+) -> Result<Arc<Agent>, AgentError> {
     use crate::providers::espeak::{EspeakConfig, EspeakTts};
     use futures::StreamExt;
 
@@ -242,9 +314,9 @@ pub async fn build_agent(config: &AgentConfig) -> Result<Arc<Agent>, AgentError>
         agent: config.name.clone(),
         source,
     };
-    let stt = config.stt.build().map_err(err)?;
-    let llm = config.llm.build().map_err(err)?;
-    let tts = config.tts.build().map_err(err)?;
+    let stt = config.stt.build(egress).map_err(err)?;
+    let llm = config.llm.build(egress).map_err(err)?;
+    let tts = config.tts.build(egress).map_err(err)?;
 
     let fallback_err = |reason: String| AgentError::Fallback {
         agent: config.name.clone(),
@@ -309,6 +381,9 @@ pub enum RouteDecision {
     /// Answer with `agent`; report the call's lifecycle to `lifecycle`.
     Agent {
         agent: Arc<Agent>,
+        /// The tenant the call belongs to (its concurrent calls are limited,
+        /// see [`crate::call::limits`]); `None`: not counted per tenant.
+        tenant: Option<String>,
         lifecycle: Option<Box<dyn CallLifecycle>>,
     },
     /// Reject with SIP `status` (404 unknown destination, 480/503 agent
@@ -322,9 +397,14 @@ pub enum RouteDecision {
 impl std::fmt::Debug for RouteDecision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RouteDecision::Agent { agent, lifecycle } => f
+            RouteDecision::Agent {
+                agent,
+                tenant,
+                lifecycle,
+            } => f
                 .debug_struct("Agent")
                 .field("agent", &agent.config.name)
+                .field("tenant", tenant)
                 .field("lifecycle", &lifecycle.is_some())
                 .finish(),
             RouteDecision::Reject { status, lifecycle } => f
@@ -380,6 +460,7 @@ impl AgentDirectory for StaticDirectory {
         match self.find(target.dialed_user.as_deref(), &target.request_uri) {
             Some(agent) => RouteDecision::Agent {
                 agent,
+                tenant: None,
                 lifecycle: None,
             },
             None => RouteDecision::Reject {

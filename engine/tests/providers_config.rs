@@ -2,6 +2,7 @@
 
 use futures::StreamExt;
 use parla_engine::providers::config::{LlmProviderConfig, SttProviderConfig, TtsProviderConfig};
+use parla_engine::providers::egress::EgressPolicy;
 use parla_engine::providers::{ChatMessage, LlmEvent, LlmRequest, ProviderError};
 use serde::Deserialize;
 
@@ -46,8 +47,8 @@ async fn parses_and_builds_every_provider() {
         SttProviderConfig::Openai(s) => assert_eq!(s.model.as_deref(), Some("whisper-large-v3")),
         other => panic!("{other:?}"),
     }
-    file.stt.build().unwrap();
-    let tts = file.tts.build().unwrap();
+    file.stt.build(&EgressPolicy::strict()).unwrap();
+    let tts = file.tts.build(&EgressPolicy::strict()).unwrap();
     assert!(!tts
         .synthesize("ok", "")
         .await
@@ -55,7 +56,7 @@ async fn parses_and_builds_every_provider() {
         .collect::<Vec<_>>()
         .await
         .is_empty());
-    let llm = file.llm.build().unwrap();
+    let llm = file.llm.build(&EgressPolicy::strict()).unwrap();
     let events: Vec<_> = llm
         .stream(LlmRequest {
             messages: vec![ChatMessage::user("bye now")],
@@ -81,7 +82,7 @@ fn remote_providers_build() {
     let stt: SttProviderConfig =
         toml::from_str("provider = \"deepgram\"\napi_key = \"dg-secret\"\nendpointing_ms = 300\n")
             .unwrap();
-    stt.build().unwrap();
+    stt.build(&EgressPolicy::strict()).unwrap();
     assert!(
         !format!("{stt:?}").contains("dg-secret"),
         "keys are redacted in Debug"
@@ -91,45 +92,113 @@ fn remote_providers_build() {
         "provider = \"openai\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3\"\ntemperature = 0.2\nmax_tokens = 200\n",
     )
     .unwrap();
-    llm.build().unwrap();
+    // A plain-http local model is refused unless the operator allowed it.
+    assert!(
+        matches!(llm.build(&EgressPolicy::strict()).err(), Some(ProviderError::Config(m)) if m.contains("https"))
+    );
+    llm.build(&EgressPolicy::allowing(["127.0.0.1:11434"]).unwrap())
+        .unwrap();
 
     let tts: TtsProviderConfig =
         toml::from_str("provider = \"openai\"\napi_key = \"sk-x\"\nvoice = \"nova\"\n").unwrap();
-    tts.build().unwrap();
+    tts.build(&EgressPolicy::strict()).unwrap();
 
     // Built-in flow script when none is given.
     let flow: LlmProviderConfig = toml::from_str("provider = \"flow\"\n").unwrap();
-    flow.build().unwrap();
+    flow.build(&EgressPolicy::strict()).unwrap();
 }
 
 #[test]
 fn flow_script_from_file() {
     let path = std::env::temp_dir().join(format!("parla-flow-{}.toml", std::process::id()));
     std::fs::write(&path, "[flow]\nfallback = \"What?\"\n").unwrap();
-    let llm: LlmProviderConfig = toml::from_str(&format!(
-        "provider = \"flow\"\nscript = {:?}\n",
-        path.display().to_string()
-    ))
-    .unwrap();
-    llm.build().unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let parse = || -> LlmProviderConfig {
+        toml::from_str(&format!(
+            "provider = \"flow\"\nscript = {:?}\n",
+            path.display().to_string()
+        ))
+        .unwrap()
+    };
+    // Building never reads the file: it must have been resolved on load.
+    let unresolved = parse();
     assert!(
-        matches!(llm.build().err(), Some(ProviderError::Config(_))),
+        matches!(unresolved.build(&EgressPolicy::strict()).err(), Some(ProviderError::Config(m)) if m.contains("was not loaded")),
+        "build reads no file"
+    );
+    let mut llm = parse();
+    let LlmProviderConfig::Flow(f) = &mut llm else {
+        panic!()
+    };
+    f.resolve_script().unwrap();
+    assert!(f.script.is_none() && f.flow.as_ref().unwrap().fallback == "What?");
+    llm.build(&EgressPolicy::strict()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let LlmProviderConfig::Flow(mut f) = parse() else {
+        panic!()
+    };
+    assert!(
+        matches!(f.resolve_script().err(), Some(ProviderError::Config(_))),
         "missing file"
     );
+}
+
+#[test]
+fn flow_script_files_are_regular_and_bounded_and_never_echoed() {
+    use parla_engine::providers::config::{FlowSettings, MAX_SCRIPT_FILE_BYTES};
+    let dir = std::env::temp_dir().join(format!("parla-flow-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let big = dir.join("big.toml");
+    std::fs::write(
+        &big,
+        format!(
+            "[flow]\nfallback = \"{}\"\n",
+            "x".repeat(MAX_SCRIPT_FILE_BYTES as usize)
+        ),
+    )
+    .unwrap();
+    let key = dir.join("secret.key");
+    std::fs::write(&key, "c2VjcmV0LWtleS1ieXRlcy1zaG91bGQtbmV2ZXItbGVhaw==\n").unwrap();
+    for (path, expected) in [
+        (fifo.as_path(), "not a regular file"),
+        (std::path::Path::new("/dev/zero"), "not a regular file"),
+        (dir.as_path(), "not a regular file"),
+        (big.as_path(), "larger than"),
+        (key.as_path(), "not a TOML file with a [flow] table"),
+    ] {
+        let mut f = FlowSettings {
+            script: Some(path.to_path_buf()),
+            flow: None,
+        };
+        let e = f.resolve_script().unwrap_err().to_string();
+        assert!(e.contains(expected), "{}: {e}", path.display());
+        assert!(
+            !e.contains("c2VjcmV0"),
+            "the file's text is never echoed: {e}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn misconfigurations_are_reported() {
     // Deepgram needs a key.
     let stt: SttProviderConfig = toml::from_str("provider = \"deepgram\"\n").unwrap();
-    assert!(matches!(stt.build().err(), Some(ProviderError::Config(_))));
+    assert!(matches!(
+        stt.build(&EgressPolicy::strict()).err(),
+        Some(ProviderError::Config(_))
+    ));
     // A named variable that is not set.
     let stt: SttProviderConfig =
         toml::from_str("provider = \"openai\"\napi_key_env = \"PARLA_TEST_UNSET_VAR_XYZ\"\n")
             .unwrap();
     assert!(
-        matches!(stt.build().err(), Some(ProviderError::Config(m)) if m.contains("PARLA_TEST_UNSET_VAR_XYZ"))
+        matches!(stt.build(&EgressPolicy::strict()).err(), Some(ProviderError::Config(m)) if m.contains("PARLA_TEST_UNSET_VAR_XYZ"))
     );
     // Unknown provider or field.
     assert!(toml::from_str::<TtsProviderConfig>("provider = \"festival\"\n").is_err());
@@ -139,5 +208,8 @@ fn misconfigurations_are_reported() {
         "provider = \"flow\"\n[flow]\nfallback = \"x\"\n[[flow.intents]]\nname = \"a\"\nregex = \"(\"\nreply = \"y\"\n",
     )
     .unwrap();
-    assert!(matches!(llm.build().err(), Some(ProviderError::Config(_))));
+    assert!(matches!(
+        llm.build(&EgressPolicy::strict()).err(),
+        Some(ProviderError::Config(_))
+    ));
 }

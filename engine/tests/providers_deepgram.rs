@@ -98,6 +98,8 @@ async fn recv(ws: &mut ServerWs) -> Option<Seen> {
 fn config(addr: std::net::SocketAddr) -> DeepgramConfig {
     DeepgramConfig {
         base_url: format!("ws://{addr}"),
+        egress: parla_engine::providers::egress::EgressPolicy::allowing([addr.to_string()])
+            .unwrap(),
         api_key: "dg-key".into(),
         endpointing_ms: Some(300),
         ..Default::default()

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 fn llm(addr: std::net::SocketAddr) -> OpenAiLlm {
     OpenAiLlm::new(OpenAiLlmConfig {
         base_url: format!("http://{addr}/v1"),
+        egress: parla_engine::providers::egress::EgressPolicy::allowing([addr.to_string()])
+            .unwrap(),
         api_key: Some("sk-test".into()),
         model: "test-model".into(),
         temperature: Some(0.5),
@@ -323,6 +325,8 @@ async fn no_response_head_times_out() {
     .await;
     let llm = OpenAiLlm::new(OpenAiLlmConfig {
         base_url: format!("http://{addr}/v1"),
+        egress: parla_engine::providers::egress::EgressPolicy::allowing([addr.to_string()])
+            .unwrap(),
         first_byte_timeout: Duration::from_millis(300),
         ..Default::default()
     })

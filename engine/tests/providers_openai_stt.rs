@@ -143,6 +143,8 @@ async fn whisper_server(uploads: Arc<Mutex<Vec<Upload>>>) -> std::net::SocketAdd
 fn stt(addr: std::net::SocketAddr, key: Option<&str>) -> OpenAiStt {
     OpenAiStt::new(OpenAiSttConfig {
         base_url: format!("http://{addr}/v1/"),
+        egress: parla_engine::providers::egress::EgressPolicy::allowing([addr.to_string()])
+            .unwrap(),
         api_key: key.map(str::to_owned),
         model: "whisper-large-v3".into(),
         ..Default::default()

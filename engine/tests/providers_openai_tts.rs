@@ -22,6 +22,8 @@ fn pcm() -> (Vec<i16>, Vec<u8>) {
 fn tts(addr: std::net::SocketAddr) -> OpenAiTts {
     OpenAiTts::new(OpenAiTtsConfig {
         base_url: format!("http://{addr}/v1"),
+        egress: parla_engine::providers::egress::EgressPolicy::allowing([addr.to_string()])
+            .unwrap(),
         api_key: Some("sk-tts".into()),
         ..Default::default()
     })

@@ -816,6 +816,7 @@ mod tests {
         let d = Duration::from_millis;
         CallOutcome {
             final_status: 200,
+            retry_after: None,
             setup_time: Some(d(5)),
             agent_audio: Vec::new(),
             caller_events: events.iter().map(|(t, e)| (d(*t), e.to_string())).collect(),

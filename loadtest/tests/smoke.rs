@@ -62,7 +62,7 @@ async fn twenty_concurrent_calls_against_parla_all_complete() {
     cfg.pause = Duration::from_millis(1000);
     cfg.barge_in = true;
     cfg.pid = Some(parla.pid());
-    cfg.metrics_url = Some(format!("http://{}/metrics", parla.http));
+    cfg.metrics_url = Some(format!("http://{}/metrics", parla.metrics));
     cfg.providers_url = Some(providers.base_url());
     cfg.max_call_duration = Duration::from_secs(90);
     let summary = tokio::time::timeout(Duration::from_secs(240), run(cfg))

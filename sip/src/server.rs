@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::transaction::TimerConfig;
 use crate::transport::{Command, Driver, DriverConfig};
+pub use crate::uas::InviteRateLimit;
 use crate::uas::{CallKey, IncomingCallInfo, UasConfig, UasCore};
 
 pub use crate::sdp::SessionDescription;
@@ -73,6 +74,9 @@ pub struct SipServerConfig {
     /// Send our BYE to the INVITE's source address instead of the
     /// Contact / Record-Route next hop (callers behind NAT).
     pub requests_to_source: bool,
+    /// Token bucket per source IP for new INVITEs (503 + Retry-After over
+    /// it, before the application sees the call). `None`: no limit.
+    pub invite_rate: Option<InviteRateLimit>,
 }
 
 impl Default for SipServerConfig {
@@ -91,6 +95,7 @@ impl Default for SipServerConfig {
             incoming_queue: DEFAULT_INCOMING_QUEUE,
             timers: core.timers,
             requests_to_source: false,
+            invite_rate: core.invite_rate,
         }
     }
 }
@@ -250,7 +255,13 @@ impl CallHandle {
     /// Rejects the call (or a pending re-INVITE) with a 300..=699 status,
     /// e.g. 404, 486, 488, 503.
     pub fn reject(&self, status: u16) -> Result<(), SipError> {
-        self.send(Command::Reject(self.inner.call, status))
+        self.send(Command::Reject(self.inner.call, status, None))
+    }
+
+    /// Rejects the call like [`reject`](Self::reject), with `Retry-After:
+    /// secs` (e.g. 503 for a call over a concurrency limit).
+    pub fn reject_retry_after(&self, status: u16, secs: u32) -> Result<(), SipError> {
+        self.send(Command::Reject(self.inner.call, status, Some(secs)))
     }
 
     /// Hangs up: BYE once answered (480 before); `CallEvent::Terminated {
@@ -361,6 +372,7 @@ impl SipServer {
             reinvite_timeout: config.reinvite_timeout,
             drain_retry_after_secs: config.drain_retry_after_secs,
             requests_to_source: config.requests_to_source,
+            invite_rate: config.invite_rate,
             ..UasConfig::default()
         });
         let (command_tx, commands) = mpsc::unbounded_channel();

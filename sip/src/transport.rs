@@ -39,7 +39,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub(crate) enum Command {
     Ringing(CallKey),
     Answer(CallKey, String),
-    Reject(CallKey, u16),
+    /// Final non-2xx, with an optional Retry-After (s).
+    Reject(CallKey, u16, Option<u32>),
     Hangup(CallKey),
     AnswerReInvite(CallKey, String),
     /// The last `CallHandle` of a call was dropped.
@@ -227,7 +228,9 @@ impl Driver {
         let result = match cmd {
             Command::Ringing(c) => self.core.ringing(now, c),
             Command::Answer(c, sdp) => self.core.answer(now, c, sdp),
-            Command::Reject(c, status) => self.core.reject(now, c, status),
+            Command::Reject(c, status, retry) => {
+                self.core.reject_retry_after(now, c, status, retry)
+            }
             Command::Hangup(c) | Command::HandleDropped(c) => match self.core.hangup(now, c) {
                 Err(UasError::UnknownCall(_)) => Ok(()), // already over
                 r => r,

@@ -21,6 +21,8 @@ pub struct Parla {
     child: Child,
     pub sip: SocketAddr,
     pub http: SocketAddr,
+    /// The `/metrics` endpoint (`--metrics-addr`, a free loopback port).
+    pub metrics_addr: SocketAddr,
     pub log: Arc<Mutex<Vec<String>>>,
     _dir: tempdir::Dir,
 }
@@ -38,6 +40,10 @@ pub struct Launch<'a> {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
+/// `PARLA_PROVIDER_ALLOW` of every test instance unless its `Launch::env`
+/// sets another: any port on 127.0.0.1, where the tests' provider servers run.
+pub const DEFAULT_TEST_PROVIDER_ALLOW: &str = "127.0.0.1";
+
 /// Environment of the test process that must not leak into `parla serve`.
 const ISOLATED_ENV: &[&str] = &[
     "PARLA_DATABASE_URL",
@@ -46,6 +52,14 @@ const ISOLATED_ENV: &[&str] = &[
     "PARLA_ADMIN_PASSWORD",
     "PARLA_CONFIG",
     "PARLA_DATA_DIR",
+    "PARLA_METRICS_ADDR",
+    "PARLA_MEDIA_TIMEOUT",
+    "PARLA_MAX_CALL_SECS",
+    "PARLA_MAX_CALLS_PER_TENANT",
+    "PARLA_MAX_CALLS_PER_SOURCE",
+    "PARLA_INVITE_RATE",
+    "PARLA_INVITE_BURST",
+    "PARLA_PROVIDER_ALLOW",
 ];
 
 pub mod tempdir {
@@ -125,6 +139,8 @@ impl Parla {
             "127.0.0.1:0",
             "--http-addr",
             "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
             "--public-ip",
             "127.0.0.1",
         ])
@@ -142,6 +158,10 @@ impl Parla {
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+        // The local provider servers of the tests (whisper, the fakes) listen on
+        // loopback, which the egress guard refuses unless the operator allows it.
+        // A test may narrow this through `launch.env`.
+        cmd.env("PARLA_PROVIDER_ALLOW", DEFAULT_TEST_PROVIDER_ALLOW);
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
@@ -186,15 +206,16 @@ impl Parla {
         Parla {
             sip: field("sip_udp"),
             http: field("http"),
+            metrics_addr: field("metrics"),
             log,
             child,
             _dir: dir,
         }
     }
 
-    /// `GET /metrics` as text.
+    /// `GET /metrics` (on the metrics address) as text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("http://{}/metrics", self.http))
+        reqwest::get(format!("http://{}/metrics", self.metrics_addr))
             .await
             .expect("GET /metrics")
             .text()

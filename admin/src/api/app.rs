@@ -11,10 +11,9 @@ use super::login_flow::LoginMemory;
 use super::rate_limit::{self, ApiRateLimiter, RateLimits};
 use super::{error, routes};
 
-/// Failed logins allowed per account or IP within [`LOGIN_WINDOW`].
-pub const LOGIN_MAX_FAILURES: u32 = 5;
-/// The failure window and the lockout after it (OWASP: minutes, not forever).
-pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Largest accepted JSON request body, in bytes (413 `payload_too_large`
+/// beyond).
+pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 
 /// What every handler shares. Build it with [`AdminState::new`] and the
 /// `with_*` methods (the fields added over time are not all public).
@@ -36,18 +35,15 @@ pub struct AdminState {
 
 impl AdminState {
     /// The state for `store`, encrypting credentials with `secrets`. Failed
-    /// logins lock an account or IP for 15 minutes after
-    /// [`LOGIN_MAX_FAILURES`] failures within 15 minutes; cookies are not
-    /// `Secure` (see [`AdminState::with_secure_cookies`]).
+    /// logins are throttled by [`LoginThrottle::default`] (an account is
+    /// locked 1 minute after 5 failures within 15 minutes, doubling up to
+    /// 15 minutes; an IP 15 minutes after 20); cookies are not `Secure`
+    /// (see [`AdminState::with_secure_cookies`]).
     pub fn new(store: Store, secrets: SecretKey) -> AdminState {
         AdminState {
             store,
             secrets,
-            throttle: Mutex::new(LoginThrottle::new(
-                LOGIN_MAX_FAILURES,
-                LOGIN_WINDOW,
-                LOGIN_WINDOW,
-            )),
+            throttle: Mutex::new(LoginThrottle::default()),
             secure_cookies: false,
             login: LoginMemory::default(),
             rate_limiter: ApiRateLimiter::new(RateLimits::default()),
@@ -73,7 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AdminState>) {
     cfg.app_data(state)
         .app_data(
             web::JsonConfig::default()
-                .limit(256 * 1024)
+                .limit(JSON_BODY_LIMIT)
                 .error_handler(|e, _| error::json_error(e)),
         )
         .app_data(web::QueryConfig::default().error_handler(|e, _| error::query_error(e)))

@@ -8,7 +8,11 @@
 //!   [`CSRF_HEADER`] (403 `csrf_failed` otherwise).
 //!
 //! API keys of a suspended tenant get 403 `tenant_suspended`, like its
-//! users' sessions.
+//! users' sessions. An API key acts with its creator's **current** role in
+//! the key's tenant, looked up on every request: a creator demoted to
+//! `agent` leaves the key read-only (403 on management), a creator who is
+//! disabled, deleted or no longer a member makes the key fail with 401. A
+//! key created by a super admin acts as a tenant admin.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,8 +20,9 @@ use std::pin::Pin;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 
+use crate::auth::TenantRole;
 use crate::auth::{api_key, session_cookie_value, session_id_of, Principal, CSRF_HEADER};
-use crate::domain::{TenantId, TenantStatus, Timestamp, UserId};
+use crate::domain::{Role, TenantId, TenantStatus, Timestamp, UserId, UserStatus};
 use crate::store::TenantScope;
 
 use super::app::AdminState;
@@ -157,6 +162,8 @@ async fn by_api_key(state: &AdminState, header: &str) -> Result<Authenticated, A
         None => return Err(ApiError::unauthorized()),
     }
     let scope = TenantScope::new(key.tenant_id);
+    let creator = key.created_by.ok_or_else(ApiError::unauthorized)?;
+    let role = creator_role(state, &scope, creator).await?;
     state
         .store
         .api_keys()
@@ -166,6 +173,7 @@ async fn by_api_key(state: &AdminState, header: &str) -> Result<Authenticated, A
         principal: Principal::ApiKey {
             key_id: key.id.to_string(),
             tenant_id: key.tenant_id.to_string(),
+            role,
         },
         user_id: key.created_by,
         label: format!("api_key:{}", key.id),
@@ -174,4 +182,28 @@ async fn by_api_key(state: &AdminState, header: &str) -> Result<Authenticated, A
         masquerading_from: None,
         masquerader_email: None,
     })
+}
+
+/// The role a key of `creator` acts with in the scope's tenant: the
+/// creator's current membership role, or admin for a super admin; 401 if
+/// the creator is disabled, gone or no longer a member.
+async fn creator_role(
+    state: &AdminState,
+    scope: &TenantScope,
+    creator: UserId,
+) -> Result<TenantRole, ApiError> {
+    match state.store.users().get(creator).await? {
+        Some(u) if u.status == UserStatus::Active => {}
+        _ => return Err(ApiError::unauthorized()),
+    }
+    match state.store.memberships().role_in(scope, creator).await? {
+        Some(crate::domain::TenantRole::Admin) => return Ok(TenantRole::Admin),
+        Some(crate::domain::TenantRole::Agent) => return Ok(TenantRole::Agent),
+        None => {}
+    }
+    let roles = state.store.memberships().roles_of(creator).await?;
+    if roles.iter().any(|m| m.role == Role::SuperAdmin) {
+        return Ok(TenantRole::Admin);
+    }
+    Err(ApiError::unauthorized())
 }

@@ -58,6 +58,16 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// 413 `payload_too_large`: the body is over the limit
+    /// ([`JSON_BODY_LIMIT`](super::app::JSON_BODY_LIMIT) bytes).
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+    }
+
     /// 401: missing, malformed, unknown, revoked or expired credentials.
     pub fn unauthorized() -> Self {
         Self::new(
@@ -169,6 +179,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The `Retry-After` seconds of a 429, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -211,9 +226,16 @@ impl From<StoreError> for ApiError {
 }
 
 /// Body/query/path extractor errors in the API's shape: bad JSON is 400,
-/// a bad query string 422, an unparsable path 404.
+/// a body over the limit 413, a bad query string 422, an unparsable path
+/// 404.
 pub(crate) fn json_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
-    ApiError::bad_request(format!("malformed JSON body: {err}")).into()
+    use actix_web::error::{JsonPayloadError, PayloadError};
+    match err {
+        JsonPayloadError::Overflow { .. }
+        | JsonPayloadError::OverflowKnownLength { .. }
+        | JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::payload_too_large().into(),
+        err => ApiError::bad_request(format!("malformed JSON body: {err}")).into(),
+    }
 }
 
 pub(crate) fn query_error(err: actix_web::error::QueryPayloadError) -> actix_web::Error {

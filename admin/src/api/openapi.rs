@@ -186,7 +186,7 @@ fn add_conventional_responses(op: &mut Operation, has_path_params: bool) {
         .flatten()
         .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
     let applies = |status: u16| match status {
-        400 => has_body,
+        400 | 413 => has_body,
         // 403 also for a suspended tenant or a missing CSRF token.
         401 | 403 => secured,
         404 => has_path_params,

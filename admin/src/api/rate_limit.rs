@@ -7,6 +7,9 @@
 //! This complements the failed-login throttle (`auth::rate_limit`), which
 //! locks accounts and IPs after repeated wrong passwords.
 //!
+//! The panel's login forms (`POST /panel/login`, `/panel/login/2fa`) count
+//! against the same per-IP login bucket ([`AdminState::check_login_rate`]).
+//!
 //! Limits are set on the state: [`AdminState::new`] uses
 //! [`RateLimits::default`]; [`AdminState::with_rate_limits`] replaces them
 //! (tests raise or lower them).
@@ -174,6 +177,14 @@ impl AdminState {
     /// The request rate limits in force.
     pub fn rate_limits(&self) -> RateLimits {
         self.rate_limiter.limits()
+    }
+
+    /// Counts one login request from `ip` against the limits of the login
+    /// routes (per IP, and login per IP). The panel's login forms call it
+    /// so they share the API login's buckets: `Err(seconds to wait)` (for
+    /// `Retry-After`) over a limit.
+    pub(crate) fn check_login_rate(&self, ip: Option<IpAddr>) -> Result<(), u64> {
+        self.rate_limiter.check(ip, None, true)
     }
 }
 

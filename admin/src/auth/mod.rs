@@ -74,7 +74,7 @@ pub use password::{
     hash_password, needs_rehash, verify_dummy, verify_password, PasswordPolicy, PolicyError,
 };
 pub use principal::{Principal, TenantRole};
-pub use rate_limit::{LoginThrottle, RetryAfter, ThrottleKey};
+pub use rate_limit::{LoginThrottle, RetryAfter, ThrottleKey, ThrottlePolicy};
 pub use secrets::SecretKey;
 pub use session::{
     is_expired, session_cookie_value, session_id_of, NewSession, SessionToken, SESSION_COOKIE,

@@ -8,9 +8,18 @@
 //! | permission | SuperAdmin | tenant Admin | tenant Agent | API key |
 //! |---|:-:|:-:|:-:|:-:|
 //! | [`can_delete`](Principal::can_delete) | ✓ | | | |
-//! | [`can_manage_agents_and_numbers`](Principal::can_manage_agents_and_numbers) | ✓ | ✓ | | ✓ |
+//! | [`can_manage_number_inventory`](Principal::can_manage_number_inventory) | ✓ | | | |
+//! | [`can_manage_agents_and_numbers`](Principal::can_manage_agents_and_numbers) | ✓ | ✓ | | creator admin |
 //! | [`can_manage_users`](Principal::can_manage_users) | ✓ | ✓ | | |
+//! | [`can_create_api_keys`](Principal::can_create_api_keys) | ✓ | ✓ | | |
 //! | [`can_access_tenant`](Principal::can_access_tenant)`(t)` | any `t` | own | own | own |
+//!
+//! An **API key** acts with its creator's *current* role in the key's
+//! tenant (`role`, resolved on every request by the API layer): a key
+//! whose creator is demoted to `agent` can only read; a key whose creator
+//! is disabled, deleted or no longer a member does not authenticate at all.
+//! A key created by a super admin acts as a tenant admin of its tenant. A
+//! key never creates keys and never manages users.
 //!
 //! A super admin **masquerading** as a tenant user is represented as that
 //! tenant user (with `masquerading_from` = the super admin's user id): they
@@ -90,6 +99,10 @@ pub enum Principal {
         key_id: String,
         /// The tenant the key belongs to.
         tenant_id: String,
+        /// The creator's current role in that tenant (`admin` for a key
+        /// made by a super admin).
+        #[schema(value_type = crate::domain::TenantRole)]
+        role: TenantRole,
     },
 }
 
@@ -121,12 +134,32 @@ impl Principal {
         matches!(self, Principal::SuperAdmin { .. })
     }
 
-    /// Creating and editing voice agents and phone numbers: super admin,
-    /// tenant admins and API keys.
+    /// Creating phone numbers (any address, wildcards included) and
+    /// assigning them to tenants: super admin only. Numbers are the
+    /// operator's inventory; a tenant only binds its numbers to its agents.
+    pub fn can_manage_number_inventory(&self) -> bool {
+        matches!(self, Principal::SuperAdmin { .. })
+    }
+
+    /// Creating and editing voice agents, trunks, and binding the tenant's
+    /// numbers to agents: super admin, tenant admins, and API keys whose
+    /// creator is (still) a tenant admin.
     pub fn can_manage_agents_and_numbers(&self) -> bool {
         match self {
-            Principal::SuperAdmin { .. } | Principal::ApiKey { .. } => true,
+            Principal::SuperAdmin { .. } => true,
+            Principal::TenantUser { role, .. } | Principal::ApiKey { role, .. } => {
+                *role == TenantRole::Admin
+            }
+        }
+    }
+
+    /// Creating API keys: super admin and tenant admins, never a key (a
+    /// leaked key must not mint more keys that outlive its revocation).
+    pub fn can_create_api_keys(&self) -> bool {
+        match self {
+            Principal::SuperAdmin { .. } => true,
             Principal::TenantUser { role, .. } => *role == TenantRole::Admin,
+            Principal::ApiKey { .. } => false,
         }
     }
 
@@ -182,9 +215,13 @@ mod tests {
         }
     }
     fn api_key() -> Principal {
+        api_key_of(TenantRole::Admin)
+    }
+    fn api_key_of(role: TenantRole) -> Principal {
         Principal::ApiKey {
             key_id: "k-1".into(),
             tenant_id: "t-1".into(),
+            role,
         }
     }
 
@@ -193,8 +230,10 @@ mod tests {
         name: &'static str,
         principal: Principal,
         delete: bool,
+        inventory: bool,
         agents_and_numbers: bool,
         users: bool,
+        keys: bool,
         masquerading: bool,
         tenant: Option<&'static str>,
     }
@@ -205,16 +244,27 @@ mod tests {
         use TenantRole::{Admin, Agent};
         #[rustfmt::skip]
         let rows = [
-            Expected { name: "super admin", principal: super_admin(), delete: true, agents_and_numbers: true, users: true, masquerading: false, tenant: None },
-            Expected { name: "tenant admin", principal: tenant_user(Admin, None), delete: false, agents_and_numbers: true, users: true, masquerading: false, tenant: Some("t-1") },
-            Expected { name: "tenant agent", principal: tenant_user(Agent, None), delete: false, agents_and_numbers: false, users: false, masquerading: false, tenant: Some("t-1") },
-            Expected { name: "masquerading as admin", principal: tenant_user(Admin, Some("u-root")), delete: false, agents_and_numbers: true, users: true, masquerading: true, tenant: Some("t-1") },
-            Expected { name: "masquerading as agent", principal: tenant_user(Agent, Some("u-root")), delete: false, agents_and_numbers: false, users: false, masquerading: true, tenant: Some("t-1") },
-            Expected { name: "api key", principal: api_key(), delete: false, agents_and_numbers: true, users: false, masquerading: false, tenant: Some("t-1") },
+            Expected { name: "super admin", principal: super_admin(), delete: true, inventory: true, agents_and_numbers: true, users: true, keys: true, masquerading: false, tenant: None },
+            Expected { name: "tenant admin", principal: tenant_user(Admin, None), delete: false, inventory: false, agents_and_numbers: true, users: true, keys: true, masquerading: false, tenant: Some("t-1") },
+            Expected { name: "tenant agent", principal: tenant_user(Agent, None), delete: false, inventory: false, agents_and_numbers: false, users: false, keys: false, masquerading: false, tenant: Some("t-1") },
+            Expected { name: "masquerading as admin", principal: tenant_user(Admin, Some("u-root")), delete: false, inventory: false, agents_and_numbers: true, users: true, keys: true, masquerading: true, tenant: Some("t-1") },
+            Expected { name: "masquerading as agent", principal: tenant_user(Agent, Some("u-root")), delete: false, inventory: false, agents_and_numbers: false, users: false, keys: false, masquerading: true, tenant: Some("t-1") },
+            Expected { name: "api key of an admin", principal: api_key(), delete: false, inventory: false, agents_and_numbers: true, users: false, keys: false, masquerading: false, tenant: Some("t-1") },
+            Expected { name: "api key of an agent", principal: api_key_of(Agent), delete: false, inventory: false, agents_and_numbers: false, users: false, keys: false, masquerading: false, tenant: Some("t-1") },
         ];
         for r in rows {
             let (name, p) = (r.name, &r.principal);
             assert_eq!(p.can_delete(), r.delete, "{name}: can_delete");
+            assert_eq!(
+                p.can_manage_number_inventory(),
+                r.inventory,
+                "{name}: can_manage_number_inventory"
+            );
+            assert_eq!(
+                p.can_create_api_keys(),
+                r.keys,
+                "{name}: can_create_api_keys"
+            );
             assert_eq!(
                 p.can_manage_agents_and_numbers(),
                 r.agents_and_numbers,

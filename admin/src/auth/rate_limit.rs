@@ -15,11 +15,18 @@
 //!
 //! Do **not** reset the IP key on success: an attacker holding one valid
 //! account could otherwise reset their IP's counter between guesses at
-//! other accounts. Locking the account key lets anyone delay a victim's
-//! login for the lockout period; keep the lockout modest (OWASP's
-//! Authentication Cheat Sheet suggests minutes, not permanent locks), e.g.
-//! `LoginThrottle::new(5, 15 min, 15 min)` for accounts and a higher limit
-//! for IPs (NAT, offices).
+//! other accounts. Reset the account key only once the **whole** login
+//! succeeded (second factor included), or a correct password would clear
+//! the failures of TOTP guesses.
+//!
+//! Each kind of key has its own [`ThrottlePolicy`]. Locking the account key
+//! lets anyone who knows an e-mail delay that user's login, so accounts use
+//! a **growing** lockout: short at first ([`ACCOUNT_FIRST_LOCKOUT`]),
+//! doubling with each lockout that follows without a successful login in
+//! between, up to [`ACCOUNT_MAX_LOCKOUT`]. IPs get a higher limit
+//! ([`IP_MAX_FAILURES`], for NAT and offices) and a fixed lockout.
+//! [`LoginThrottle::default`] uses these constants (OWASP's Authentication
+//! Cheat Sheet: lockouts of minutes, not permanent).
 //!
 //! Sans-IO: the caller passes `now` ([`Instant`]); there is no background
 //! task. Memory is bounded: at most `capacity` keys (default 100 000, a few
@@ -38,6 +45,22 @@ use std::time::{Duration, Instant};
 
 /// Default maximum number of tracked keys.
 pub const DEFAULT_CAPACITY: usize = 100_000;
+/// Failed attempts per account within [`FAILURE_WINDOW`] before a lockout.
+pub const ACCOUNT_MAX_FAILURES: u32 = 5;
+/// Failed attempts per client IP within [`FAILURE_WINDOW`] before a lockout
+/// (higher than per account: one office or NAT shares an IP).
+pub const IP_MAX_FAILURES: u32 = 20;
+/// The window failures are counted in, from the first failure.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// An account's first lockout; each further one doubles.
+pub const ACCOUNT_FIRST_LOCKOUT: Duration = Duration::from_secs(60);
+/// The longest account lockout.
+pub const ACCOUNT_MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+/// An IP's lockout.
+pub const IP_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+/// How long a key's past lockouts are remembered (for the growing delay)
+/// without new failures.
+pub const LOCKOUT_MEMORY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Longest account key kept (bytes); longer inputs are truncated (real
 /// addresses are at most 254 characters, RFC 5321 §4.5.3.1.3 path limit).
 const MAX_ACCOUNT_KEY_BYTES: usize = 320;
@@ -118,31 +141,110 @@ struct Entry {
     window_start: Instant,
     /// When the current lockout began, if any.
     locked_at: Option<Instant>,
+    /// How long the current (or last) lockout lasts.
+    lockout: Duration,
+    /// Lockouts so far without a success in between (for the growing delay).
+    lockouts: u32,
     last_update: Instant,
+}
+
+/// How the failures of one kind of key are counted and locked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures within `window` that start a lockout (0 counts as 1).
+    pub max_failures: u32,
+    /// The counting window, from the window's first failure.
+    pub window: Duration,
+    /// The first lockout.
+    pub lockout: Duration,
+    /// Each further lockout (without a success in between) is twice the
+    /// previous one, up to this (at least `lockout`).
+    pub max_lockout: Duration,
+}
+
+impl ThrottlePolicy {
+    /// A fixed lockout: `max_lockout` = `lockout`.
+    pub fn fixed(max_failures: u32, window: Duration, lockout: Duration) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures,
+            window,
+            lockout,
+            max_lockout: lockout,
+        }
+    }
+
+    /// The per-account policy of [`LoginThrottle::default`].
+    pub fn account_default() -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures: ACCOUNT_MAX_FAILURES,
+            window: FAILURE_WINDOW,
+            lockout: ACCOUNT_FIRST_LOCKOUT,
+            max_lockout: ACCOUNT_MAX_LOCKOUT,
+        }
+    }
+
+    /// The per-IP policy of [`LoginThrottle::default`].
+    pub fn ip_default() -> ThrottlePolicy {
+        ThrottlePolicy::fixed(IP_MAX_FAILURES, FAILURE_WINDOW, IP_LOCKOUT)
+    }
+
+    /// The length of the `n`-th lockout in a row (n ≥ 1).
+    fn lockout_for(&self, n: u32) -> Duration {
+        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.lockout
+            .saturating_mul(factor)
+            .min(self.max_lockout.max(self.lockout))
+    }
 }
 
 /// Failure counter with lockout; see the module docs.
 #[derive(Debug, Clone)]
 pub struct LoginThrottle {
-    max_failures: u32,
-    window: Duration,
-    lockout: Duration,
+    ip: ThrottlePolicy,
+    account: ThrottlePolicy,
     capacity: usize,
     entries: HashMap<ThrottleKey, Entry>,
 }
 
+impl Default for LoginThrottle {
+    /// [`ThrottlePolicy::ip_default`] and [`ThrottlePolicy::account_default`].
+    fn default() -> Self {
+        LoginThrottle::with_policies(
+            ThrottlePolicy::ip_default(),
+            ThrottlePolicy::account_default(),
+        )
+    }
+}
+
 impl LoginThrottle {
-    /// Locks a key out for `lockout` once it has `max_failures` failures
-    /// within `window` (measured from the first failure of the window).
-    /// `max_failures` of 0 is treated as 1. Capacity is
-    /// [`DEFAULT_CAPACITY`].
+    /// Locks any key out for `lockout` once it has `max_failures` failures
+    /// within `window` (measured from the first failure of the window):
+    /// the same fixed policy for IPs and accounts. `max_failures` of 0 is
+    /// treated as 1. Capacity is [`DEFAULT_CAPACITY`].
     pub fn new(max_failures: u32, window: Duration, lockout: Duration) -> LoginThrottle {
+        let policy = ThrottlePolicy::fixed(max_failures, window, lockout);
+        LoginThrottle::with_policies(policy, policy)
+    }
+
+    /// One policy for IP keys, another for account keys.
+    pub fn with_policies(ip: ThrottlePolicy, account: ThrottlePolicy) -> LoginThrottle {
+        let norm = |p: ThrottlePolicy| ThrottlePolicy {
+            max_failures: p.max_failures.max(1),
+            ..p
+        };
         LoginThrottle {
-            max_failures: max_failures.max(1),
-            window,
-            lockout,
+            ip: norm(ip),
+            account: norm(account),
             capacity: DEFAULT_CAPACITY,
             entries: HashMap::new(),
+        }
+    }
+
+    /// The policy of `key`'s kind.
+    fn policy(&self, key: &ThrottleKey) -> &ThrottlePolicy {
+        match key {
+            ThrottleKey::Ip(_) => &self.ip,
+            ThrottleKey::Account(_) => &self.account,
         }
     }
 
@@ -153,16 +255,18 @@ impl LoginThrottle {
     }
 
     /// Remaining lockout of an entry at `now`, if still locked.
-    fn remaining_lockout(&self, e: &Entry, now: Instant) -> Option<Duration> {
+    fn remaining_lockout(e: &Entry, now: Instant) -> Option<Duration> {
         let locked_at = e.locked_at?;
         let elapsed = now.saturating_duration_since(locked_at);
-        (elapsed < self.lockout).then(|| self.lockout - elapsed)
+        (elapsed < e.lockout).then(|| e.lockout - elapsed)
     }
 
-    /// Whether an entry carries no state any more (not locked, window over).
-    fn is_stale(&self, e: &Entry, now: Instant) -> bool {
-        self.remaining_lockout(e, now).is_none()
-            && now.saturating_duration_since(e.window_start) >= self.window
+    /// Whether an entry carries no state any more (not locked, window over,
+    /// past lockouts forgotten).
+    fn is_stale(e: &Entry, policy: &ThrottlePolicy, now: Instant) -> bool {
+        Self::remaining_lockout(e, now).is_none()
+            && now.saturating_duration_since(e.window_start) >= policy.window
+            && (e.lockouts == 0 || now.saturating_duration_since(e.last_update) >= LOCKOUT_MEMORY)
     }
 
     /// `Err(RetryAfter)` while `key` is locked out. Does not change state.
@@ -170,7 +274,7 @@ impl LoginThrottle {
         match self
             .entries
             .get(key)
-            .and_then(|e| self.remaining_lockout(e, now))
+            .and_then(|e| Self::remaining_lockout(e, now))
         {
             Some(d) => Err(RetryAfter(d)),
             None => Ok(()),
@@ -187,7 +291,8 @@ impl LoginThrottle {
     }
 
     /// Counts a failed attempt for `key` at `now`; the `max_failures`-th
-    /// failure within the window starts a lockout. Failures while locked are
+    /// failure within the window starts a lockout, as long as the policy's
+    /// lockout for this many lockouts in a row. Failures while locked are
     /// ignored (they neither extend nor reset the lockout).
     pub fn record_failure(&mut self, key: &ThrottleKey, now: Instant) {
         if !self.entries.contains_key(key) && self.entries.len() >= self.capacity {
@@ -196,19 +301,23 @@ impl LoginThrottle {
         let locked = self
             .entries
             .get(key)
-            .is_some_and(|e| self.remaining_lockout(e, now).is_some());
+            .is_some_and(|e| Self::remaining_lockout(e, now).is_some());
         if locked {
             return;
         }
-        let window = self.window;
-        let max = self.max_failures;
+        let policy = *self.policy(key);
         let e = self.entries.entry(key.clone()).or_insert(Entry {
             failures: 0,
             window_start: now,
             locked_at: None,
+            lockout: Duration::ZERO,
+            lockouts: 0,
             last_update: now,
         });
-        if e.locked_at.is_some() || now.saturating_duration_since(e.window_start) >= window {
+        if now.saturating_duration_since(e.last_update) >= LOCKOUT_MEMORY {
+            e.lockouts = 0;
+        }
+        if e.locked_at.is_some() || now.saturating_duration_since(e.window_start) >= policy.window {
             // Lockout over or window elapsed: start a fresh window.
             e.locked_at = None;
             e.failures = 0;
@@ -216,7 +325,9 @@ impl LoginThrottle {
         }
         e.failures = e.failures.saturating_add(1);
         e.last_update = now;
-        if e.failures >= max {
+        if e.failures >= policy.max_failures {
+            e.lockouts = e.lockouts.saturating_add(1);
+            e.lockout = policy.lockout_for(e.lockouts);
             e.locked_at = Some(now);
             e.failures = 0;
         }
@@ -232,7 +343,7 @@ impl LoginThrottle {
         let entries = std::mem::take(&mut self.entries);
         self.entries = entries
             .into_iter()
-            .filter(|(_, e)| !self.is_stale(e, now))
+            .filter(|(k, e)| !Self::is_stale(e, self.policy(k), now))
             .collect();
     }
 
@@ -248,7 +359,7 @@ impl LoginThrottle {
             .iter()
             .map(|(k, e)| {
                 (
-                    self.remaining_lockout(e, now).is_some(),
+                    Self::remaining_lockout(e, now).is_some(),
                     e.last_update,
                     k.clone(),
                 )
@@ -309,6 +420,56 @@ mod tests {
         th.record_failure(&k, locked_at + 16 * MIN);
         th.record_failure(&k, locked_at + 16 * MIN);
         assert!(th.check(&k, locked_at + 16 * MIN).is_err());
+    }
+
+    #[test]
+    fn account_lockouts_grow_and_a_success_resets_them() {
+        let t0 = Instant::now();
+        let mut th = LoginThrottle::default();
+        let k = acct("root@example.com");
+        let lock = |th: &mut LoginThrottle, at: Instant| {
+            for _ in 0..ACCOUNT_MAX_FAILURES {
+                assert_eq!(th.check(&k, at), Ok(()));
+                th.record_failure(&k, at);
+            }
+        };
+        // 1 min, 2, 4, 8, then capped at 15.
+        let mut at = t0;
+        for expected in [1, 2, 4, 8, 15, 15].map(|m| m * MIN) {
+            lock(&mut th, at);
+            assert_eq!(th.check(&k, at), Err(RetryAfter(expected)));
+            at += expected;
+            assert_eq!(th.check(&k, at), Ok(()), "over after {expected:?}");
+        }
+        // A successful login forgets the history: back to 1 min.
+        th.record_success(&k);
+        lock(&mut th, at);
+        assert_eq!(th.check(&k, at), Err(RetryAfter(MIN)));
+        // So does a day without failures.
+        at += MIN;
+        lock(&mut th, at);
+        assert_eq!(th.check(&k, at), Err(RetryAfter(2 * MIN)));
+        at += LOCKOUT_MEMORY;
+        lock(&mut th, at);
+        assert_eq!(th.check(&k, at), Err(RetryAfter(MIN)));
+    }
+
+    #[test]
+    fn ips_allow_more_failures_than_accounts() {
+        const { assert!(IP_MAX_FAILURES > ACCOUNT_MAX_FAILURES) };
+        let t0 = Instant::now();
+        let mut th = LoginThrottle::default();
+        let ip = ThrottleKey::ip(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
+        for i in 0..IP_MAX_FAILURES {
+            assert_eq!(th.check(&ip, t0), Ok(()), "failure {i}");
+            th.record_failure(&ip, t0);
+        }
+        assert_eq!(th.check(&ip, t0), Err(RetryAfter(IP_LOCKOUT)));
+        // The IP lockout does not grow.
+        for _ in 0..IP_MAX_FAILURES {
+            th.record_failure(&ip, t0 + IP_LOCKOUT);
+        }
+        assert_eq!(th.check(&ip, t0 + IP_LOCKOUT), Err(RetryAfter(IP_LOCKOUT)));
     }
 
     #[test]
@@ -401,8 +562,11 @@ mod tests {
         }
         // The locked victim was never evicted: unlocked keys went first.
         assert!(th.check(&victim, t0 + 30 * MIN).is_err());
-        // Stale entries are purged.
+        // Stale entries are purged; a lockout is remembered (for the
+        // growing delay) for LOCKOUT_MEMORY.
         th.purge_expired(t0 + 2 * 60 * MIN);
+        assert_eq!(th.len(), 1);
+        th.purge_expired(t0 + LOCKOUT_MEMORY);
         assert!(th.is_empty());
     }
 

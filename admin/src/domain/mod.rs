@@ -29,5 +29,8 @@ pub use json::JsonText;
 pub use money::{Cents, CentsError};
 pub use opaque::Opaque;
 pub use phone::{E164Error, NumberAddress, NumberAddressError, SipUri, SipUriError, E164};
-pub use text::{Email, EmailError, Host, HostError, Name, NameError, Slug, SlugError};
+pub use text::{
+    check_free_text, check_line, Email, EmailError, Host, HostError, Name, NameError, Slug,
+    SlugError, TextError,
+};
 pub use time::{Timestamp, TimestampError};

@@ -284,6 +284,54 @@ impl FromStr for Host {
 
 text_newtype!(Host, HostError);
 
+/// Why [`check_free_text`] or [`check_line`] refuses a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// A NUL character (PostgreSQL `TEXT` cannot store it).
+    #[error("must not contain NUL characters")]
+    Nul,
+    /// A control character in a single-line value.
+    #[error("must not contain control characters")]
+    Control,
+    /// Longer than allowed.
+    #[error("must be at most {max_chars} characters")]
+    TooLong {
+        /// The limit, in characters (Unicode scalar values).
+        max_chars: usize,
+    },
+}
+
+/// The check of multi-line free text (greetings, prompts), shared by the
+/// API and the panel: no NUL character, at most `max_chars` characters
+/// (Unicode scalar values). Newlines, tabs and other control characters
+/// are kept.
+pub fn check_free_text(value: &str, max_chars: usize) -> Result<(), TextError> {
+    if value.contains('\0') {
+        return Err(TextError::Nul);
+    }
+    check_length(value, max_chars)
+}
+
+/// The check of a single-line value (language tag, provider name, voice),
+/// shared by the API and the panel: no control character (NUL, newline,
+/// tab, …), at most `max_chars` characters.
+pub fn check_line(value: &str, max_chars: usize) -> Result<(), TextError> {
+    if value.contains('\0') {
+        return Err(TextError::Nul);
+    }
+    if value.chars().any(char::is_control) {
+        return Err(TextError::Control);
+    }
+    check_length(value, max_chars)
+}
+
+fn check_length(value: &str, max_chars: usize) -> Result<(), TextError> {
+    if value.chars().count() > max_chars {
+        return Err(TextError::TooLong { max_chars });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +440,24 @@ mod tests {
             Err(SlugError::Hyphen { .. })
         ));
         assert!(serde_json::from_str::<Slug>("\"Bad\"").is_err());
+    }
+
+    #[test]
+    fn free_text_and_lines() {
+        assert_eq!(check_free_text("Hello,\r\nhow can I\thelp?", 30), Ok(()));
+        assert_eq!(check_free_text("a\0b", 30), Err(TextError::Nul));
+        assert_eq!(
+            check_free_text(&"é".repeat(31), 30),
+            Err(TextError::TooLong { max_chars: 30 })
+        );
+        assert_eq!(check_free_text(&"é".repeat(30), 30), Ok(()));
+        assert_eq!(check_line("alloy", 10), Ok(()));
+        assert_eq!(check_line("al\0loy", 10), Err(TextError::Nul));
+        assert_eq!(check_line("al\nloy", 10), Err(TextError::Control));
+        assert_eq!(
+            check_line("en-US-but-too-long", 10),
+            Err(TextError::TooLong { max_chars: 10 })
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::api::AdminState;
 use crate::domain::{AgentId, JsonText, Name};
 use crate::store::{AgentSpec, DeleteGrant, SecretChange, TenantScope, VoiceAgent};
+use parla_spec::{AgentProviders, ProviderInput};
 
 use super::audit_log::{page_of, Change, Saved};
 use super::error::PanelError;
@@ -158,25 +159,31 @@ impl AgentForm {
     }
 
     /// The spec and the credentials change, or the field errors.
+    ///
+    /// The providers are checked against the tenant allow-lists
+    /// ([`parla_spec`], as the API does) with the submitted credentials, or
+    /// the `stored` ones when the field is left empty.
     fn parse(
         &self,
         v: &Viewer,
         state: &AdminState,
         scope: &TenantScope,
+        stored: Result<Option<serde_json::Value>, String>,
     ) -> Result<Result<(AgentSpec, SecretChange), FieldErrors>, PanelError> {
         let tr = v.tr;
         let mut errors = FieldErrors::default();
         let name: Option<Name> = errors.parse("name", &self.name, tr.s("err.name"));
+        // The API's text checks (crate::domain::check_line / check_free_text).
         let short = |errors: &mut FieldErrors, field: &'static str, value: &str| {
             let value = value.trim();
-            if value.chars().count() > MAX_SHORT_TEXT || value.chars().any(char::is_control) {
-                errors.add(field, tr.s("err.too_long"));
+            if let Err(e) = crate::domain::check_line(value, MAX_SHORT_TEXT) {
+                errors.add(field, super::ui::text_error(tr, e));
             }
             value.to_owned()
         };
         let long = |errors: &mut FieldErrors, field: &'static str, value: &str| {
-            if value.chars().count() > MAX_LONG_TEXT {
-                errors.add(field, tr.s("err.too_long"));
+            if let Err(e) = crate::domain::check_free_text(value, MAX_LONG_TEXT) {
+                errors.add(field, super::ui::text_error(tr, e));
             }
             value.replace("\r\n", "\n")
         };
@@ -212,24 +219,50 @@ impl AgentForm {
             }
         };
         let creds = self.credentials.trim();
-        let credentials = match serde_json::from_str::<serde_json::Value>(creds) {
-            _ if creds.is_empty() => String::new(),
-            Ok(c) if c.is_object() => c.to_string(),
+        let (credentials, submitted) = match serde_json::from_str::<serde_json::Value>(creds) {
+            _ if creds.is_empty() => (String::new(), None),
+            Ok(c) if c.is_object() => (c.to_string(), Some(c)),
             _ => {
                 errors.add("credentials", tr.s("err.json_object"));
-                String::new()
+                (String::new(), None)
+            }
+        };
+        let clear = self.credentials_clear == "on";
+        // The credentials the agent will have: the submitted ones, none
+        // (cleared), or the stored ones, checked with the submitted kinds.
+        let effective = match (&submitted, creds.is_empty(), clear, stored) {
+            (Some(c), ..) => Some(c.clone()),
+            (None, false, ..) | (None, true, true, _) => None,
+            (None, true, false, Ok(stored)) => stored,
+            (None, true, false, Err(message)) => {
+                errors.add("credentials", message);
+                None
+            }
+        };
+        let kinds = match AgentProviders::from_input(&ProviderInput {
+            stt_provider: self.stt_provider.trim(),
+            llm_provider: self.llm_provider.trim(),
+            tts_provider: self.tts_provider.trim(),
+            credentials: effective.as_ref(),
+            flow: flow.as_ref().map(|f| &f.0),
+        }) {
+            Ok(p) => Some(p.kinds()),
+            Err(e) => {
+                for f in e.fields {
+                    let (field, message) = spec_field(&f.field, &f.message);
+                    errors.add(field, message);
+                }
+                None
             }
         };
         let greeting = long(&mut errors, "greeting", &self.greeting);
         let system_prompt = long(&mut errors, "system_prompt", &self.system_prompt);
-        let stt_provider = short(&mut errors, "stt_provider", &self.stt_provider);
-        let llm_provider = short(&mut errors, "llm_provider", &self.llm_provider);
-        let tts_provider = short(&mut errors, "tts_provider", &self.tts_provider);
         let voice = short(&mut errors, "voice", &self.voice);
-        let (Some(name), true) = (name, errors.is_empty()) else {
+        let (Some(name), Some((stt, llm, tts)), true) = (name, kinds, errors.is_empty()) else {
             return Ok(Err(errors));
         };
-        let clear = self.credentials_clear == "on";
+        let (stt_provider, llm_provider, tts_provider) =
+            (stt.to_owned(), llm.to_owned(), tts.to_owned());
         let credentials = secret::change(state, scope, AGENT_CREDENTIALS, &credentials, clear)?;
         let spec = AgentSpec {
             name,
@@ -247,6 +280,23 @@ impl AgentForm {
         };
         Ok(Ok((spec, credentials)))
     }
+}
+
+/// A refused setting ([`parla_spec::FieldError`]) as the form field that
+/// holds it and its message (the full path, for settings inside the
+/// credentials or the flow script).
+fn spec_field(path: &str, message: &str) -> (&'static str, String) {
+    for field in ["stt_provider", "llm_provider", "tts_provider"] {
+        if path == field {
+            return (field, message.to_owned());
+        }
+    }
+    let field = if path.starts_with("flow") {
+        "flow"
+    } else {
+        "credentials"
+    };
+    (field, format!("{path}: {message}"))
 }
 
 /// The create/edit page.
@@ -417,7 +467,11 @@ async fn save(
     f: &AgentForm,
     before: Option<&VoiceAgent>,
 ) -> Result<Result<VoiceAgent, FieldErrors>, PanelError> {
-    let (spec, creds) = match f.parse(v, state, &t.scope)? {
+    let stored = match before {
+        Some(b) => b.decrypted_credentials(&state.secrets),
+        None => Ok(None),
+    };
+    let (spec, creds) = match f.parse(v, state, &t.scope, stored)? {
         Ok(parsed) => parsed,
         Err(errors) => return Ok(Err(errors)),
     };

@@ -26,6 +26,9 @@ pub enum PanelError {
     /// 400: an unreadable form or query string.
     #[error("bad request")]
     BadRequest,
+    /// 413: a form larger than the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
     /// 429: too many failed attempts (seconds to wait).
     #[error("too many attempts")]
     TooManyRequests(u64),
@@ -49,6 +52,7 @@ impl ResponseError for PanelError {
             PanelError::Forbidden => StatusCode::FORBIDDEN,
             PanelError::NotFound => StatusCode::NOT_FOUND,
             PanelError::BadRequest => StatusCode::BAD_REQUEST,
+            PanelError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             PanelError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             PanelError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,7 +89,7 @@ impl From<ApiError> for PanelError {
             403 => PanelError::Forbidden,
             404 => PanelError::NotFound,
             400 | 422 => PanelError::BadRequest,
-            429 => PanelError::TooManyRequests(60),
+            429 => PanelError::TooManyRequests(err.retry_after().unwrap_or(60)),
             _ => PanelError::Internal,
         }
     }

@@ -79,6 +79,7 @@ fn error_page(tr: Tr, path: &str, err: &PanelError) -> HttpResponse {
         PanelError::Forbidden => ("error.forbidden", "error.forbidden_text"),
         PanelError::NotFound => ("error.not_found", "error.not_found_text"),
         PanelError::BadRequest => ("error.bad_request", "error.bad_request_text"),
+        PanelError::PayloadTooLarge => ("error.too_large", "error.too_large_text"),
         PanelError::TooManyRequests(_) => ("error.too_many", "error.too_many_text"),
         PanelError::LoginRequired | PanelError::Internal => {
             ("error.internal", "error.internal_text")

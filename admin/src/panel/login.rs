@@ -2,6 +2,9 @@
 //! "log in as" (masquerade) start/end, on top of the login service
 //! ([`crate::api::login_flow`]).
 //!
+//! The login forms count against the API login's request limits (429 with
+//! `Retry-After`), and their failures against the same login throttle.
+//!
 //! The login forms exist before any session, so their CSRF protection is a
 //! double-submit token: a random value in an `HttpOnly`, `SameSite=Strict`
 //! cookie scoped to `/panel/login` that the form must echo.
@@ -83,6 +86,14 @@ fn check_login_csrf(req: &HttpRequest, submitted: &str) -> Result<(), PanelError
     }
 }
 
+/// 429 with `Retry-After` when the client IP is over the login request
+/// limits (the same buckets as the API's `/auth/login…`).
+fn limit(state: &AdminState, req: &HttpRequest) -> Result<(), PanelError> {
+    state
+        .check_login_rate(client_ip(req))
+        .map_err(PanelError::TooManyRequests)
+}
+
 /// `GET /panel/login` (signed-in users go to the dashboard).
 pub(crate) async fn form(
     state: web::Data<AdminState>,
@@ -110,6 +121,7 @@ pub(crate) async fn submit(
     req: HttpRequest,
     f: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, PanelError> {
+    limit(&state, &req)?;
     check_login_csrf(&req, &f.csrf_token)?;
     let tr = tr_of(&req);
     let mut page = LoginPage::new(tr, &req, login_token(&req));
@@ -151,6 +163,7 @@ pub(crate) async fn second_factor(
     req: HttpRequest,
     f: web::Form<CodeForm>,
 ) -> Result<HttpResponse, PanelError> {
+    limit(&state, &req)?;
     check_login_csrf(&req, &f.csrf_token)?;
     let tr = tr_of(&req);
     let mut page = LoginPage::new(tr, &req, login_token(&req));
@@ -179,7 +192,12 @@ fn failed(mut page: LoginPage, e: &ApiError) -> Result<HttpResponse, PanelError>
         429 => tr.s("login.too_many"),
         _ => return Err(PanelError::from(e.clone())),
     });
-    page.respond(status)
+    let mut res = page.respond(status)?;
+    if let Some(secs) = e.retry_after() {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    Ok(res)
 }
 
 /// 303 to `to` with the session cookie of `s` (and the login CSRF cookie

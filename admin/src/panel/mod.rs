@@ -98,7 +98,7 @@ pub fn configure(
             .app_data(
                 web::FormConfig::default()
                     .limit(256 * 1024)
-                    .error_handler(|_, _| PanelError::BadRequest.into()),
+                    .error_handler(|e, _| form_error(e).into()),
             )
             .app_data(
                 web::QueryConfig::default().error_handler(|_, _| PanelError::BadRequest.into()),
@@ -108,6 +108,14 @@ pub fn configure(
             .configure(routes)
             .default_service(web::to(layer::not_found)),
     );
+}
+
+/// A form body that could not be read: 413 over the size limit, else 400.
+fn form_error(err: actix_web::error::UrlencodedError) -> PanelError {
+    match err {
+        actix_web::error::UrlencodedError::Overflow { .. } => PanelError::PayloadTooLarge,
+        _ => PanelError::BadRequest,
+    }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

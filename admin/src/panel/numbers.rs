@@ -1,5 +1,7 @@
-//! Phone numbers of a tenant: list, add (E.164 or SIP URI, routed to an
-//! agent), re-route, release (super admin).
+//! Phone numbers of a tenant: list, add (super admin only: numbers are the
+//! operator's inventory, created on the tenant's page to assign them to
+//! it; E.164 or SIP URI, wildcards included), route to one of the tenant's
+//! agents (tenant admins), release (super admin).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -33,6 +35,11 @@ pub(crate) struct NumberForm {
     address: String,
     #[serde(default)]
     agent: String,
+}
+
+/// Whether the viewer may add numbers: the (not masquerading) super admin.
+fn can_create(v: &Viewer) -> bool {
+    v.who.principal.can_manage_number_inventory()
 }
 
 /// The agent select: "none" and the tenant's agents.
@@ -111,7 +118,7 @@ async fn render(
         ),
         Pager::new(tr, page, numbers.total, |n| format!("{base}?page={n}")),
     )
-    .form(tr.s("numbers.new"), v.can_manage().then_some(form));
+    .form(tr.s("numbers.new"), can_create(v).then_some(form));
     html(&list, status)
 }
 
@@ -146,7 +153,7 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, PanelError> {
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let t = v.tenant(&state, &path).await?;
-    v.require(v.can_manage())?;
+    v.require(can_create(&v))?;
     let tr = v.tr;
     let mut errors = FieldErrors::default();
     let address: Option<NumberAddress> = errors.parse("address", &f.address, tr.s("err.address"));

@@ -410,6 +410,17 @@ impl Field {
     }
 }
 
+/// The message of a text field refused by the shared text checks
+/// ([`crate::domain::check_free_text`], [`crate::domain::check_line`]).
+pub(crate) fn text_error(tr: Tr, err: crate::domain::TextError) -> &'static str {
+    match err {
+        crate::domain::TextError::TooLong { .. } => tr.s("err.too_long"),
+        crate::domain::TextError::Nul | crate::domain::TextError::Control => {
+            tr.s("err.text_characters")
+        }
+    }
+}
+
 /// Per-field error messages of a submitted form.
 #[derive(Default, Debug)]
 pub(crate) struct FieldErrors(BTreeMap<&'static str, String>);

@@ -15,9 +15,14 @@
 //!   that provider's settings table as in `parla.toml` without the
 //!   `provider` key, e.g. `{"base_url": "https://api.groq.com/openai/v1",
 //!   "api_key": "…", "model": "whisper-large-v3"}`. A missing section (or no
-//!   credentials at all) means the provider's defaults.
-//! * `flow`, when set and the LLM kind is `flow`, is the flow script (the
-//!   `[agents.llm.flow]` table as JSON), unless `credentials.llm` names one.
+//!   credentials at all) means the provider's defaults. Which kinds and
+//!   settings exist is the typed allow-list of the `parla-spec` crate, checked
+//!   by the API, the panel and the import before a row is written, and again
+//!   by the binary when it builds the agent; never an environment variable
+//!   name (`api_key_env`) or a file path (`script`).
+//! * `flow`, when set and the LLM kind is `flow`, is the flow script as
+//!   content (the `[agents.llm.flow]` table as JSON, bounded by
+//!   `parla_spec::MAX_FLOW_BYTES`), unless `credentials.llm.flow` gives one.
 //! * `greeting`, `system_prompt`, `language`, `voice`, `barge_in_enabled`,
 //!   `barge_in_min_ms`, `endpointing_ms` map to the fields of the same name.
 //! * `engine_options` (JSON object or NULL) holds the remaining call
@@ -70,6 +75,33 @@ pub struct VoiceAgent {
     /// Further engine call settings (JSON object, see the module docs);
     /// `None` for the defaults.
     pub engine_options: Option<JsonText<serde_json::Value>>,
+}
+
+impl VoiceAgent {
+    /// The decrypted `credentials_enc` object (`None` when unset), to check
+    /// kept credentials against changed provider kinds on update.
+    ///
+    /// Errors: a message (no secret in it) when they no longer decrypt with
+    /// `secrets` or are not JSON.
+    pub fn decrypted_credentials(
+        &self,
+        secrets: &crate::auth::SecretKey,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let Some(enc) = &self.credentials_enc else {
+            return Ok(None);
+        };
+        let ad = crate::auth::secrets::associated_data(
+            "voice_agents",
+            &self.tenant_id.to_string(),
+            "credentials_enc",
+        );
+        let plain = secrets
+            .decrypt_string(enc.expose(), &ad)
+            .map_err(|_| "the stored credentials cannot be decrypted (was the secret key changed?); enter them again".to_owned())?;
+        serde_json::from_str(&plain)
+            .map(Some)
+            .map_err(|_| "the stored credentials are not JSON; enter them again".to_owned())
+    }
 }
 
 /// The editable configuration of an agent (everything but its id, tenant,

@@ -46,8 +46,18 @@ pub struct CallRecord {
     /// Per-turn latency breakdown (JSON array; empty while live).
     #[schema(value_type = Vec<TurnLatency>)]
     pub latency: JsonText<Vec<TurnLatency>>,
-    /// Path of the recording file, if recorded.
+    /// The recording's file, relative to the recordings directory
+    /// (`<tenant id>/<call record id>.wav`), if recorded. Never exposed:
+    /// the API shows only whether there is one (`has_recording`) and the
+    /// panel serves the file.
+    #[serde(rename = "has_recording", serialize_with = "is_some")]
+    #[schema(value_type = bool)]
     pub recording_path: Option<String>,
+}
+
+/// Serializes an option as whether it is set.
+fn is_some<S: serde::Serializer, T>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(v.is_some())
 }
 
 /// Input of [`Calls::start`].
@@ -120,6 +130,18 @@ impl<'s> Calls<'s> {
     /// Records a call that is ringing or already in progress. `NotFound` if
     /// `agent_id` is not an agent of the scope's tenant.
     pub async fn start(&self, scope: &TenantScope, new: NewCall) -> StoreResult<CallRecord> {
+        self.start_with_id(scope, CallId::generate(), new).await
+    }
+
+    /// [`Calls::start`] with an id chosen by the caller (the engine names
+    /// the call's recording after it before the row exists).
+    /// A taken id is an error (ids are random UUIDs, so it never happens).
+    pub async fn start_with_id(
+        &self,
+        scope: &TenantScope,
+        id: CallId,
+        new: NewCall,
+    ) -> StoreResult<CallRecord> {
         const SQL: &str = "INSERT INTO call_records (id, tenant_id, agent_id, direction, \
                            from_uri, to_uri, sip_call_id, attempted_at, answered_at, status, \
                            transcript, latency) \
@@ -131,7 +153,7 @@ impl<'s> Calls<'s> {
             ));
         }
         let binds = (
-            CallId::generate(),
+            id,
             scope.tenant(),
             new.agent_id,
             new.direction,

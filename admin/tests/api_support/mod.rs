@@ -191,3 +191,29 @@ fn finished(ended_at: Timestamp) -> CallEnd {
         recording_path: None,
     }
 }
+
+/// A session token of `user` working in `tenant`, created in the store
+/// (for calls that need a human session rather than an API key).
+pub async fn session_token(
+    store: &Store,
+    user: parla_admin::domain::UserId,
+    tenant: TenantId,
+) -> String {
+    use parla_admin::auth::{SessionToken, SESSION_TTL};
+    let token = SessionToken::generate();
+    let now = Timestamp::now();
+    store
+        .sessions()
+        .create(parla_admin::store::NewSession {
+            id: token.session_id.clone(),
+            user_id: user,
+            tenant_id: Some(tenant),
+            masquerading_from: None,
+            csrf_token: Opaque::new("unused"),
+            now,
+            expires_at: now.plus(SESSION_TTL),
+        })
+        .await
+        .unwrap();
+    token.cookie_value
+}

@@ -215,6 +215,16 @@ pub async fn spawn_app(ctx: &Ctx) -> (TestApp, UserId) {
 
 /// [`spawn_app`] with options.
 pub async fn spawn_app_with(ctx: &Ctx, opts: Options) -> (TestApp, UserId) {
+    spawn_app_tuned(ctx, opts, |s| s).await
+}
+
+/// [`spawn_app_with`], then `tune` applied to the state (e.g. to set the
+/// login throttle's policies).
+pub async fn spawn_app_tuned(
+    ctx: &Ctx,
+    opts: Options,
+    tune: fn(AdminState) -> AdminState,
+) -> (TestApp, UserId) {
     let hash = hash_password(ROOT_PASSWORD).unwrap();
     let root = ctx
         .store
@@ -239,13 +249,13 @@ pub async fn spawn_app_with(ctx: &Ctx, opts: Options) -> (TestApp, UserId) {
         actix_rt::System::new().block_on(async move {
             let store = Store::connect(&url).await.unwrap();
             let lockout = Duration::from_secs(600);
-            let state = web::Data::new(
+            let state = web::Data::new(tune(
                 AdminState::new(store.clone(), SecretKey::generate())
                     .with_throttle(LoginThrottle::new(opts.max_failures, lockout, lockout))
                     .with_secure_cookies(opts.secure_cookies)
                     // Request rate limits are tested in api_ratelimit.rs.
                     .with_rate_limits(parla_admin::api::RateLimits::unlimited()),
-            );
+            ));
             let server = HttpServer::new(move || {
                 let state = state.clone();
                 App::new().configure(move |cfg| configure(cfg, state))

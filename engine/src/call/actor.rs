@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 use super::inbound::{Datagram, InboundMedia};
 use super::lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
-use super::recording::CallRecorder;
+use super::limits::CallSlot;
+use super::recording::{recording_path, CallRecorder};
 use super::tasks::{spawn_llm, AbortOnDrop, LlmMsg, TtsMsg, TtsWorker};
 use super::CallServices;
 use crate::agent::Agent;
@@ -65,6 +66,12 @@ pub struct CallSetup {
     pub services: Arc<CallServices>,
     /// Receives the call's answer and end (with transcript and latency).
     pub lifecycle: Option<Box<dyn CallLifecycle>>,
+    /// Whether the caller's SDP says it sends audio (`sendrecv`/`sendonly`);
+    /// the media timeout only runs while it does.
+    pub caller_sends: bool,
+    /// The call's places under the concurrency limits, given back when the
+    /// actor is dropped.
+    pub slots: Vec<CallSlot>,
 }
 
 #[derive(Default)]
@@ -113,6 +120,11 @@ pub struct CallActor {
     agent_pcm: [i16; parla_media::SAMPLES_PER_FRAME_8K],
     hanging_up: Option<Instant>,
     ended: bool,
+    /// When the caller's last RTP packet arrived (or the call started, or
+    /// the caller stopped holding it).
+    last_rtp: Instant,
+    caller_sends: bool,
+    slots: Vec<CallSlot>,
 }
 
 impl CallActor {
@@ -121,14 +133,24 @@ impl CallActor {
         let ssrc: u32 = rand::random();
         let mut pacer = PacedSender::new(setup.codec, ssrc, rand::random(), rand::random());
         pacer.set_payload_type(setup.audio_payload_type);
-        let conversation = Conversation::new(setup.agent.config.conversation(), now);
-        let recorder = match (&setup.services.recordings_dir, setup.agent.config.record) {
-            (Some(dir), true) => {
-                let path = dir.join(recording_file_name(&setup.call_id));
+        let mut conversation_config = setup.agent.config.conversation();
+        if let Some(cap) = setup.services.max_call {
+            let cap_ms = u32::try_from(cap.as_millis()).unwrap_or(u32::MAX).max(1);
+            conversation_config.max_call_ms = Some(
+                conversation_config
+                    .max_call_ms
+                    .map_or(cap_ms, |agent_ms| agent_ms.min(cap_ms)),
+            );
+        }
+        let conversation = Conversation::new(conversation_config, now);
+        // The record keeper names the file (never the caller's Call-ID).
+        let name = setup.lifecycle.as_ref().and_then(|l| l.recording_name());
+        let recorder = match (&setup.services.recordings_dir, name, setup.agent.config.record) {
+            (Some(dir), Some(name), true) => recording_path(dir, &name).and_then(|path| {
                 CallRecorder::start(&path)
                     .inspect_err(|e| tracing::warn!(call_id = %setup.call_id, path = %path.display(), error = %e, "cannot record the call"))
                     .ok()
-            }
+            }),
             _ => None,
         };
         CallActor {
@@ -169,6 +191,9 @@ impl CallActor {
             agent_pcm: [0; parla_media::SAMPLES_PER_FRAME_8K],
             hanging_up: None,
             ended: false,
+            last_rtp: now,
+            caller_sends: setup.caller_sends,
+            slots: setup.slots,
             agent: setup.agent,
         }
     }
@@ -203,10 +228,34 @@ impl CallActor {
         self.caller_frames(now);
         self.conversation.handle_timeout(now);
         self.drain_outputs(ctx, now);
+        self.check_media_timeout(now);
         if let Some(since) = self.hanging_up {
             if now.duration_since(since) > HANGUP_GRACE {
                 ctx.stop();
             }
+        }
+    }
+
+    /// Ends the call when the caller has sent no RTP for the media timeout
+    /// (unless it holds the call: then the wait starts again on resume).
+    fn check_media_timeout(&mut self, now: Instant) {
+        let Some(timeout) = self.services.media_timeout else {
+            return;
+        };
+        if !self.caller_sends {
+            self.last_rtp = now;
+            return;
+        }
+        if self.hanging_up.is_none() && now.saturating_duration_since(self.last_rtp) >= timeout {
+            tracing::info!(
+                call_id = %self.call_id,
+                secs = timeout.as_secs_f64(),
+                rtp_in = self.inbound.stats.packets,
+                "no RTP from the caller: hanging up (media timeout)"
+            );
+            self.hangup_cause.get_or_insert(HangupCause::MediaTimeout);
+            self.hanging_up = Some(now);
+            let _ = self.handle.hangup();
         }
     }
 
@@ -225,10 +274,15 @@ impl CallActor {
                 Ok(r) => r,
                 Err(_) => break, // WouldBlock (or a transient ICMP error): nothing more now
             };
-            if let Datagram::Dtmf(ev) = self.inbound.push_datagram(from, &self.recv_buf[..len]) {
-                tracing::debug!(call_id = %self.call_id, digit = %ev.digit, "dtmf");
-                self.conversation
-                    .handle_input(Input::Dtmf { digit: ev.digit }, now);
+            match self.inbound.push_datagram(from, &self.recv_buf[..len]) {
+                Datagram::Dtmf(ev) => {
+                    self.last_rtp = now;
+                    tracing::debug!(call_id = %self.call_id, digit = %ev.digit, "dtmf");
+                    self.conversation
+                        .handle_input(Input::Dtmf { digit: ev.digit }, now);
+                }
+                Datagram::Audio | Datagram::Ignored => self.last_rtp = now,
+                Datagram::Foreign | Datagram::Malformed => {}
             }
         }
     }
@@ -551,6 +605,9 @@ impl Actor for CallActor {
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         self.llm_tasks.clear();
         self.tts = None;
+        // Give the limit slots back before the call counts as ended (the
+        // drop of the actor would too, a moment later).
+        self.slots.clear();
         self.services.counters.dec();
         if !self.ended {
             let _ = self.handle.hangup();
@@ -575,24 +632,6 @@ impl Actor for CallActor {
             "call ended"
         );
     }
-}
-
-/// `<Call-ID>.wav` with every character outside `A-Za-z0-9._-` replaced by
-/// `_` (a Call-ID may hold `@`, `/` or worse).
-pub fn recording_file_name(call_id: &str) -> String {
-    let safe: String = call_id
-        .chars()
-        .take(128)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let safe = safe.trim_start_matches('.');
-    format!("{}.wav", if safe.is_empty() { "call" } else { safe })
 }
 
 /// Adapts a tokio receiver to a `futures::Stream` for `ctx.add_stream`.
@@ -620,6 +659,11 @@ impl StreamHandler<CallEvent> for CallActor {
                         use parla_sip::sdp::Direction;
                         self.send_enabled =
                             matches!(remote.direction, Direction::SendRecv | Direction::RecvOnly);
+                        let caller_sends = remote.direction.sends();
+                        if caller_sends && !self.caller_sends {
+                            self.last_rtp = now; // off hold: the wait starts now
+                        }
+                        self.caller_sends = caller_sends;
                         let remote_addr =
                             (!remote.addr.ip().is_unspecified()).then_some(remote.addr);
                         let codec = super::g711_of(remote.codec);

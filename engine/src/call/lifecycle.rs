@@ -26,8 +26,11 @@ pub enum HangupCause {
     CallerHangup,
     /// The agent ended the call (`end_call`, a goodbye intent).
     AgentHangup,
-    /// The agent's `max_call_secs` was reached.
+    /// The call's maximum length was reached: the agent's `max_call_secs`,
+    /// or the operator's cap (`--max-call-secs`), whichever is lower.
     MaxDuration,
+    /// The caller sent no RTP for the media timeout (`--media-timeout`).
+    MediaTimeout,
     /// Rejected before answer (no codec in common, no RTP port, agent unavailable).
     Rejected,
     /// The engine stopped the call (shutdown, internal failure).
@@ -36,12 +39,14 @@ pub enum HangupCause {
 
 impl HangupCause {
     /// Stable snake_case name, as stored in call records
-    /// (`caller_hangup`, `agent_hangup`, `max_duration`, `rejected`, `error`).
+    /// (`caller_hangup`, `agent_hangup`, `max_duration`, `media_timeout`,
+    /// `rejected`, `error`).
     pub fn as_str(self) -> &'static str {
         match self {
             HangupCause::CallerHangup => "caller_hangup",
             HangupCause::AgentHangup => "agent_hangup",
             HangupCause::MaxDuration => "max_duration",
+            HangupCause::MediaTimeout => "media_timeout",
             HangupCause::Rejected => "rejected",
             HangupCause::Error => "error",
         }
@@ -107,4 +112,13 @@ pub trait CallLifecycle: Send + 'static {
     fn answered(&mut self, at: SystemTime);
     /// The call is over; called exactly once.
     fn ended(&mut self, report: CallReport);
+    /// Where to record this call when its agent records calls: a path
+    /// relative to [`CallServices::recordings_dir`](super::CallServices),
+    /// chosen by whoever keeps the records (e.g. `<tenant>/<record id>.wav`,
+    /// never from the caller's Call-ID, which a caller chooses). `None`
+    /// (the default): the call is not recorded. Absolute paths and `..`
+    /// components are refused by the engine.
+    fn recording_name(&self) -> Option<PathBuf> {
+        None
+    }
 }

@@ -6,16 +6,24 @@
 //! (503 when none is free), rings, answers, and starts the call's actor on one
 //! of a fixed set of arbiters (one per core), round-robin. The call's
 //! [`CallLifecycle`] (from routing) hears of ringing, answer and the end.
+//!
+//! Limits: a source IP over its concurrent-call limit gets 503 before
+//! routing, a tenant over its limit 503 after routing (both with
+//! Retry-After, see [`limits`]); an answered call ends with BYE after
+//! [`CallServices::media_timeout`] without caller RTP, or after
+//! [`CallServices::max_call`].
 
 mod actor;
 mod inbound;
 pub mod lifecycle;
+pub mod limits;
 pub mod recording;
 mod tasks;
 
 pub use actor::{CallActor, CallSetup};
 pub use inbound::{CallerFrame, Datagram, InboundMedia, InboundStats};
 pub use lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
+pub use limits::{CallLimits, CallSlot, LimitReached, LIMIT_RETRY_AFTER_SECS};
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +42,13 @@ use crate::rtp_ports::RtpPortPool;
 /// Codecs we answer with, in preference order.
 pub const SUPPORTED_CODECS: &[Codec] = &[Codec::Pcmu, Codec::Pcma];
 
+/// Default RTP inactivity timeout: an answered call whose caller has sent
+/// no RTP for 30 s is ended (BYE, hangup cause `media_timeout`).
+pub const DEFAULT_MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default maximum call length, 1 h: an answered call is ended (BYE, cause
+/// `max_duration`) this long after the answer.
+pub const DEFAULT_MAX_CALL: Duration = Duration::from_secs(3600);
+
 /// Shared, process-wide services every call uses.
 pub struct CallServices {
     pub latency: Arc<LatencyMetrics>,
@@ -46,6 +61,15 @@ pub struct CallServices {
     pub user_agent: String,
     /// Where agents with `record = true` write `<Call-ID>.wav`; `None`: no recordings.
     pub recordings_dir: Option<std::path::PathBuf>,
+    /// Concurrent calls per tenant and per source IP.
+    pub limits: CallLimits,
+    /// An answered call whose caller sends no RTP for this long is ended
+    /// (BYE, cause `media_timeout`); the wait is suspended while the caller
+    /// has put the call on hold (`recvonly`/`inactive`). `None`: never.
+    pub media_timeout: Option<Duration>,
+    /// The operator's cap on a call's length from the answer; an agent's
+    /// `max_call_secs` may be lower, never higher. `None`: no cap.
+    pub max_call: Option<Duration>,
 }
 
 impl CallServices {
@@ -112,12 +136,24 @@ impl CallManager {
     /// (which may query a database) runs in a task on the current actix
     /// system, so the SIP loop never waits for it. A CANCEL that arrives
     /// while routing or ringing ends the call there.
+    ///
+    /// A source over its concurrent-call limit is answered 503 +
+    /// Retry-After here, before any routing.
     pub fn handle_incoming(&self, call: IncomingCall) {
+        let source = call.remote_signalling_addr.ip();
+        let slot = match self.services.limits.source(source) {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::info!(call_id = %call.call_id, %source, limit = e.limit, "calls per source over the limit: 503");
+                let _ = call.handle.reject_retry_after(503, LIMIT_RETRY_AFTER_SECS);
+                return;
+            }
+        };
         let this = self.clone();
-        actix_rt::spawn(async move { this.route_and_answer(call).await });
+        actix_rt::spawn(async move { this.route_and_answer(call, slot).await });
     }
 
-    async fn route_and_answer(self, call: IncomingCall) {
+    async fn route_and_answer(self, call: IncomingCall, source_slot: CallSlot) {
         let IncomingCall {
             call_id,
             handle,
@@ -144,14 +180,32 @@ impl CallManager {
                 return;
             }
         };
-        let (agent, mut lifecycle) = match decision {
-            RouteDecision::Agent { agent, lifecycle } => (agent, lifecycle),
+        let (agent, tenant, mut lifecycle) = match decision {
+            RouteDecision::Agent {
+                agent,
+                tenant,
+                lifecycle,
+            } => (agent, tenant, lifecycle),
             RouteDecision::Reject { status, lifecycle } => {
                 tracing::info!(%call_id, %request_uri, status, "call rejected by routing");
                 reject(&handle, lifecycle, status);
                 return;
             }
         };
+        let mut slots = vec![source_slot];
+        if let Some(tenant) = tenant.as_deref() {
+            match self.services.limits.tenant(tenant) {
+                Ok(slot) => slots.push(slot),
+                Err(e) => {
+                    tracing::info!(%call_id, %tenant, limit = e.limit, "calls per tenant over the limit: 503");
+                    let _ = handle.reject_retry_after(503, LIMIT_RETRY_AFTER_SECS);
+                    if let Some(mut l) = lifecycle {
+                        l.ended(CallReport::unanswered(HangupCause::Rejected, 503));
+                    }
+                    return;
+                }
+            }
+        }
         let Some(offer) = offer else {
             // Late offer (INVITE without SDP) is not supported yet.
             tracing::info!(%call_id, "INVITE without SDP offer: 488");
@@ -193,6 +247,8 @@ impl CallManager {
             remote_rtp: remote.addr,
             services: self.services.clone(),
             lifecycle,
+            caller_sends: remote.direction.sends(),
+            slots,
         };
         if !delay.is_zero() {
             // Ring first; a CANCEL (or the caller giving up) while ringing ends it here.

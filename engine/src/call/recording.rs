@@ -21,6 +21,19 @@ pub const CALLER_BACKLOG_SAMPLES: usize = SAMPLES_PER_FRAME_8K * 10;
 
 type StereoFrame = Box<[i16; SAMPLES_PER_FRAME_8K * 2]>;
 
+/// `name` (a relative path from the call's
+/// [`CallLifecycle::recording_name`](super::CallLifecycle::recording_name))
+/// inside `dir`; `None` if `name` is empty, absolute or has `..`, `.` or
+/// prefix components, so a recording can only land inside `dir`.
+pub fn recording_path(dir: &Path, name: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut parts = name.components().peekable();
+    parts.peek()?;
+    parts
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| dir.join(name))
+}
+
 /// Records one call. Dropping it (or [`CallRecorder::finish`]) closes the file.
 pub struct CallRecorder {
     path: PathBuf,
@@ -131,6 +144,18 @@ impl Drop for CallRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recording_names_stay_inside_the_directory() {
+        let dir = Path::new("/data/recordings");
+        assert_eq!(
+            recording_path(dir, Path::new("t-1/c-1.wav")),
+            Some(dir.join("t-1/c-1.wav"))
+        );
+        for bad in ["", "/etc/passwd", "../x.wav", "t/../../x.wav", "./x.wav"] {
+            assert_eq!(recording_path(dir, Path::new(bad)), None, "{bad}");
+        }
+    }
 
     #[test]
     fn writes_caller_left_and_agent_right() {

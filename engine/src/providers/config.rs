@@ -17,6 +17,12 @@
 //!
 //! An API key is given inline (`api_key`) or, better, by naming an environment
 //! variable (`api_key_env`). Keys are never printed by `Debug`.
+//!
+//! `api_key_env` and `script` are the operator's: `parla.toml` loading
+//! ([`crate::agent::ParlaConfig::from_toml`]) replaces them by the key and the
+//! script they name, so building a provider reads no file. Tenants' agents
+//! come from the database through the typed allow-lists of [`parla_spec`]
+//! (see [`super::tenant`]), which have neither.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,6 +31,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::deepgram::{DeepgramConfig, DeepgramStt};
+use super::egress::EgressPolicy;
 use super::espeak::{EspeakConfig, EspeakTts};
 use super::flow::{FlowConfig, FlowLlm};
 use super::openai_llm::{OpenAiLlm, OpenAiLlmConfig};
@@ -52,8 +59,21 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Environment variables holding Parla's own secrets, which `api_key_env`
+/// may never name (they would be sent to a provider as its API key).
+pub const SERVER_SECRET_ENV: &[&str] = &[
+    "PARLA_ADMIN_PASSWORD",
+    "PARLA_SECRET_KEY",
+    "PARLA_DATABASE_URL",
+];
+
+/// Largest flow script file `script` may name, in bytes (256 KiB).
+pub const MAX_SCRIPT_FILE_BYTES: u64 = 256 * 1024;
+
 /// The API key: inline first, then the named environment variable (which must
-/// then be set and non-empty); `None` when neither is configured.
+/// then be set and non-empty, and not one of [`SERVER_SECRET_ENV`]); `None`
+/// when neither is configured. `api_key_env` only exists in the operator's
+/// `parla.toml`, where [`crate::agent::ParlaConfig::from_toml`] resolves it.
 pub fn resolve_api_key(
     api_key: &Option<Secret>,
     api_key_env: &Option<String>,
@@ -65,6 +85,9 @@ pub fn resolve_api_key(
     }
     match api_key_env {
         None => Ok(None),
+        Some(var) if SERVER_SECRET_ENV.contains(&var.trim()) => Err(ProviderError::Config(
+            format!("api_key_env must not name the server's own secret {var}"),
+        )),
         Some(var) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
             _ => Err(ProviderError::Config(format!(
@@ -130,7 +153,8 @@ pub struct DeepgramSettings {
 }
 
 impl SttProviderConfig {
-    pub fn build(&self) -> Result<Arc<dyn SpeechToText>, ProviderError> {
+    /// The provider, its network requests confined by `egress`.
+    pub fn build(&self, egress: &EgressPolicy) -> Result<Arc<dyn SpeechToText>, ProviderError> {
         match self {
             Self::Openai(s) => {
                 let d = OpenAiSttConfig::default();
@@ -140,6 +164,7 @@ impl SttProviderConfig {
                     model: s.model.clone().unwrap_or(d.model),
                     language: s.language.clone().unwrap_or(d.language),
                     request_timeout: d.request_timeout,
+                    egress: egress.clone(),
                 })?))
             }
             Self::Deepgram(s) => {
@@ -154,6 +179,7 @@ impl SttProviderConfig {
                     endpointing_ms: s.endpointing_ms,
                     interim_results: s.interim_results.unwrap_or(d.interim_results),
                     language: s.language.clone().unwrap_or(d.language),
+                    egress: egress.clone(),
                     ..d
                 })?))
             }
@@ -210,29 +236,70 @@ pub struct FlowSettings {
 }
 
 impl FlowSettings {
-    /// The script these settings name.
+    /// The script of these settings. Never reads a file: a `script` path
+    /// must have been read into `flow` by [`FlowSettings::resolve_script`]
+    /// (done when `parla.toml` is loaded), else this is an error.
     pub fn load(&self) -> Result<FlowConfig, ProviderError> {
         match (&self.flow, &self.script) {
             (Some(_), Some(_)) => Err(ProviderError::Config(
                 "give either llm.flow or llm.script, not both".into(),
             )),
             (Some(flow), None) => Ok(flow.clone()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ProviderError::Config(format!(
-                        "cannot read flow script {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                FlowConfig::from_toml_str(&text)
-            }
+            (None, Some(path)) => Err(ProviderError::Config(format!(
+                "flow script {} was not loaded (scripts are read when parla.toml is loaded)",
+                path.display()
+            ))),
             (None, None) => Ok(FlowConfig::default()),
         }
+    }
+
+    /// Reads the `script` file (operator configuration only) into `flow`,
+    /// clearing `script`. Only a regular file of at most
+    /// [`MAX_SCRIPT_FILE_BYTES`] is read (never a FIFO, device or
+    /// directory); parse errors give the line, never the file's text.
+    ///
+    /// Errors: [`ProviderError::Config`] naming the path.
+    pub fn resolve_script(&mut self) -> Result<(), ProviderError> {
+        use std::io::Read as _;
+        let Some(path) = self.script.take() else {
+            return Ok(());
+        };
+        if self.flow.is_some() {
+            return Err(ProviderError::Config(
+                "give either llm.flow or llm.script, not both".into(),
+            ));
+        }
+        let bad =
+            |why: String| ProviderError::Config(format!("flow script {}: {why}", path.display()));
+        let regular = |m: &std::fs::Metadata| {
+            if !m.is_file() {
+                Err(bad("not a regular file".into()))
+            } else if m.len() > MAX_SCRIPT_FILE_BYTES {
+                Err(bad(format!("larger than {MAX_SCRIPT_FILE_BYTES} bytes")))
+            } else {
+                Ok(())
+            }
+        };
+        // Checked before opening: opening a FIFO for reading would block.
+        regular(&std::fs::metadata(&path).map_err(|e| bad(e.to_string()))?)?;
+        let file = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
+        regular(&file.metadata().map_err(|e| bad(e.to_string()))?)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_SCRIPT_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(e.to_string()))?;
+        if bytes.len() as u64 > MAX_SCRIPT_FILE_BYTES {
+            return Err(bad(format!("larger than {MAX_SCRIPT_FILE_BYTES} bytes")));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+        self.flow = Some(FlowConfig::from_toml_quiet(&text).map_err(bad)?);
+        Ok(())
     }
 }
 
 impl LlmProviderConfig {
-    pub fn build(&self) -> Result<Arc<dyn LanguageModel>, ProviderError> {
+    /// The model, its network requests confined by `egress`.
+    pub fn build(&self, egress: &EgressPolicy) -> Result<Arc<dyn LanguageModel>, ProviderError> {
         match self {
             Self::Openai(s) => {
                 let d = OpenAiLlmConfig::default();
@@ -242,6 +309,7 @@ impl LlmProviderConfig {
                     model: s.model.clone().unwrap_or(d.model),
                     temperature: s.temperature,
                     max_tokens: s.max_tokens,
+                    egress: egress.clone(),
                     ..d
                 })?))
             }
@@ -287,7 +355,8 @@ pub struct OpenAiTtsSettings {
 }
 
 impl TtsProviderConfig {
-    pub fn build(&self) -> Result<Arc<dyn TextToSpeech>, ProviderError> {
+    /// The synthesizer, its network requests confined by `egress`.
+    pub fn build(&self, egress: &EgressPolicy) -> Result<Arc<dyn TextToSpeech>, ProviderError> {
         match self {
             Self::Espeak(c) => Ok(Arc::new(EspeakTts::new(c.clone())?)),
             Self::Openai(s) => {
@@ -297,6 +366,7 @@ impl TtsProviderConfig {
                     api_key: resolve_api_key(&s.api_key, &s.api_key_env)?,
                     model: s.model.clone().unwrap_or(d.model),
                     voice: s.voice.clone().unwrap_or(d.voice),
+                    egress: egress.clone(),
                     ..d
                 })?))
             }

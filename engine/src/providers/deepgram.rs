@@ -50,6 +50,9 @@ pub struct DeepgramConfig {
     pub keepalive_interval: Duration,
     pub finalize_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Where requests may go (TLS to public addresses unless the operator
+    /// allowed the host); see [`super::egress`].
+    pub egress: super::egress::EgressPolicy,
 }
 
 impl Default for DeepgramConfig {
@@ -64,6 +67,7 @@ impl Default for DeepgramConfig {
             keepalive_interval: DEEPGRAM_KEEPALIVE_INTERVAL,
             finalize_timeout: DEEPGRAM_FINALIZE_TIMEOUT,
             connect_timeout: PROVIDER_CONNECT_TIMEOUT,
+            egress: Default::default(),
         }
     }
 }
@@ -80,6 +84,7 @@ impl fmt::Debug for DeepgramConfig {
             .field("keepalive_interval", &self.keepalive_interval)
             .field("finalize_timeout", &self.finalize_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -101,6 +106,7 @@ impl DeepgramStt {
                 config.base_url
             )));
         }
+        config.egress.check_url(&config.base_url, true)?;
         Ok(Self { config })
     }
 
@@ -147,9 +153,21 @@ impl SpeechToText for DeepgramStt {
             })?;
         request.headers_mut().insert("Authorization", auth);
 
-        let connect = tokio_tungstenite::connect_async(request);
-        let (ws, _response) = match tokio::time::timeout(self.config.connect_timeout, connect).await
-        {
+        // The TCP connection goes through the egress guard (names resolved and
+        // checked at connect time); TLS and the handshake are tungstenite's.
+        let url = request.uri().to_string();
+        let started = Instant::now();
+        let tcp = self
+            .config
+            .egress
+            .connect_tcp(&url, self.config.connect_timeout)
+            .await?;
+        let remaining = self
+            .config
+            .connect_timeout
+            .saturating_sub(started.elapsed());
+        let connect = tokio_tungstenite::client_async_tls(request, tcp);
+        let (ws, _response) = match tokio::time::timeout(remaining, connect).await {
             Ok(Ok(ok)) => ok,
             Ok(Err(e)) => return Err(map_ws_connect_error(e)),
             Err(_) => {

@@ -114,6 +114,34 @@ impl FlowConfig {
             .map(|f| f.flow)
             .map_err(|e| ProviderError::Config(format!("bad flow script: {e}")))
     }
+
+    /// Like [`FlowConfig::from_toml_str`], but the error gives only the
+    /// parser's message and line, never a snippet of the text (which may be
+    /// any file an operator named by mistake, such as a key file).
+    pub fn from_toml_quiet(toml_text: &str) -> Result<Self, String> {
+        toml::from_str::<FlowFile>(toml_text)
+            .map(|f| f.flow)
+            .map_err(|e| {
+                let line = e.span().map(|s| {
+                    toml_text[..s.start.min(toml_text.len())]
+                        .matches('\n')
+                        .count()
+                        + 1
+                });
+                // Quoted values are cut off: they are the file's content.
+                let first = e.message().lines().next().unwrap_or_default();
+                let message = first
+                    .split('"')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end()
+                    .to_owned();
+                match line {
+                    Some(l) => format!("not a TOML file with a [flow] table (line {l}: {message})"),
+                    None => format!("not a TOML file with a [flow] table ({message})"),
+                }
+            })
+    }
 }
 
 impl Default for FlowConfig {
@@ -157,8 +185,9 @@ impl FlowLlm {
     /// Compiles the script; invalid regexes or placeholders naming no slot are
     /// reported as [`ProviderError::Config`].
     pub fn new(config: FlowConfig) -> Result<Self, ProviderError> {
+        // Within the same compiled-size limit the tenant input was checked against.
         let compile = |what: &str, re: &str| {
-            Regex::new(re)
+            parla_spec::flow::compile_regex(re)
                 .map_err(|e| ProviderError::Config(format!("flow {what}: bad regex: {e}")))
         };
         let slot_names: Vec<&str> = config

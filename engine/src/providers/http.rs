@@ -1,5 +1,6 @@
-//! Helpers shared by the network providers: the HTTP client, error mapping,
+//! Helpers shared by the network providers: error mapping,
 //! abort-on-drop task guards, a channel-backed stream and an SSE parser.
+//! Provider HTTP clients are built by [`super::egress::EgressPolicy::http_client`].
 //!
 //! API keys pass through here only as header values; nothing in this module
 //! logs headers or request builders.
@@ -12,7 +13,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{ProviderError, PROVIDER_CONNECT_TIMEOUT};
+use super::ProviderError;
 
 /// Most bytes of an error body kept in [`ProviderError::Status`].
 pub const MAX_ERROR_BODY_BYTES: usize = 4096;
@@ -23,14 +24,15 @@ const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(2);
 /// `User-Agent` sent by every provider request.
 pub const USER_AGENT: &str = concat!("parla/", env!("CARGO_PKG_VERSION"));
 
-/// Builds the HTTP client used by one provider instance (connection pool, TLS).
-pub fn build_client() -> Result<reqwest::Client, ProviderError> {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .connect_timeout(PROVIDER_CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| ProviderError::Config(format!("cannot build HTTP client: {e}")))
+/// The HTTP client of one provider instance whose requests all start with
+/// `base_url`: guarded by `egress` (see
+/// [`super::egress::EgressPolicy::http_client`]), with Parla's `User-Agent`
+/// and [`super::PROVIDER_CONNECT_TIMEOUT`].
+pub fn client_for(
+    egress: &super::egress::EgressPolicy,
+    base_url: &str,
+) -> Result<reqwest::Client, ProviderError> {
+    egress.http_client(base_url, USER_AGENT, super::PROVIDER_CONNECT_TIMEOUT)
 }
 
 /// Joins a base URL (`https://api.openai.com/v1`, with or without a trailing

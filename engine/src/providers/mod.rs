@@ -15,12 +15,14 @@ pub mod types;
 pub use types::*;
 pub mod config;
 pub mod deepgram;
+pub mod egress;
 pub mod espeak;
 pub mod flow;
 pub mod http;
 pub mod openai_llm;
 pub mod openai_stt;
 pub mod openai_tts;
+pub mod tenant;
 
 /// Sample rate of audio sent to every STT provider, in Hz.
 pub const STT_SAMPLE_RATE_HZ: u32 = 16_000;

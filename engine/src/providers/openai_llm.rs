@@ -38,6 +38,9 @@ pub struct OpenAiLlmConfig {
     pub first_byte_timeout: Duration,
     /// Limit on silence between body chunks.
     pub stall_timeout: Duration,
+    /// Where requests may go (TLS to public addresses unless the operator
+    /// allowed the host); see [`super::egress`].
+    pub egress: super::egress::EgressPolicy,
 }
 
 impl Default for OpenAiLlmConfig {
@@ -50,6 +53,7 @@ impl Default for OpenAiLlmConfig {
             max_tokens: None,
             first_byte_timeout: PROVIDER_CONNECT_TIMEOUT,
             stall_timeout: LLM_STALL_TIMEOUT,
+            egress: Default::default(),
         }
     }
 }
@@ -64,6 +68,7 @@ impl fmt::Debug for OpenAiLlmConfig {
             .field("max_tokens", &self.max_tokens)
             .field("first_byte_timeout", &self.first_byte_timeout)
             .field("stall_timeout", &self.stall_timeout)
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -80,10 +85,8 @@ impl OpenAiLlm {
         if config.base_url.trim().is_empty() {
             return Err(ProviderError::Config("OpenAI LLM base_url is empty".into()));
         }
-        Ok(Self {
-            config,
-            client: http::build_client()?,
-        })
+        let client = http::client_for(&config.egress, &config.base_url)?;
+        Ok(Self { config, client })
     }
 
     pub fn config(&self) -> &OpenAiLlmConfig {

@@ -47,6 +47,9 @@ pub struct OpenAiSttConfig {
     pub language: String,
     /// Limit on one transcription request (connect, upload and answer).
     pub request_timeout: Duration,
+    /// Where requests may go (TLS to public addresses unless the operator
+    /// allowed the host); see [`super::egress`].
+    pub egress: super::egress::EgressPolicy,
 }
 
 impl Default for OpenAiSttConfig {
@@ -57,6 +60,7 @@ impl Default for OpenAiSttConfig {
             model: OPENAI_STT_DEFAULT_MODEL.into(),
             language: String::new(),
             request_timeout: OPENAI_STT_REQUEST_TIMEOUT,
+            egress: Default::default(),
         }
     }
 }
@@ -69,6 +73,7 @@ impl fmt::Debug for OpenAiSttConfig {
             .field("model", &self.model)
             .field("language", &self.language)
             .field("request_timeout", &self.request_timeout)
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -85,10 +90,8 @@ impl OpenAiStt {
         if config.base_url.trim().is_empty() {
             return Err(ProviderError::Config("OpenAI STT base_url is empty".into()));
         }
-        Ok(Self {
-            config,
-            client: http::build_client()?,
-        })
+        let client = http::client_for(&config.egress, &config.base_url)?;
+        Ok(Self { config, client })
     }
 
     pub fn config(&self) -> &OpenAiSttConfig {

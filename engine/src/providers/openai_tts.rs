@@ -34,6 +34,9 @@ pub struct OpenAiTtsConfig {
     pub first_byte_timeout: Duration,
     /// Limit on silence between body chunks.
     pub stall_timeout: Duration,
+    /// Where requests may go (TLS to public addresses unless the operator
+    /// allowed the host); see [`super::egress`].
+    pub egress: super::egress::EgressPolicy,
 }
 
 impl Default for OpenAiTtsConfig {
@@ -45,6 +48,7 @@ impl Default for OpenAiTtsConfig {
             voice: OPENAI_TTS_DEFAULT_VOICE.into(),
             first_byte_timeout: PROVIDER_CONNECT_TIMEOUT,
             stall_timeout: TTS_STALL_TIMEOUT,
+            egress: Default::default(),
         }
     }
 }
@@ -58,6 +62,7 @@ impl fmt::Debug for OpenAiTtsConfig {
             .field("voice", &self.voice)
             .field("first_byte_timeout", &self.first_byte_timeout)
             .field("stall_timeout", &self.stall_timeout)
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -74,10 +79,8 @@ impl OpenAiTts {
         if config.base_url.trim().is_empty() {
             return Err(ProviderError::Config("OpenAI TTS base_url is empty".into()));
         }
-        Ok(Self {
-            config,
-            client: http::build_client()?,
-        })
+        let client = http::client_for(&config.egress, &config.base_url)?;
+        Ok(Self { config, client })
     }
 
     pub fn config(&self) -> &OpenAiTtsConfig {

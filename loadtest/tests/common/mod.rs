@@ -66,6 +66,8 @@ pub struct Parla {
     pub child: Child,
     pub sip: SocketAddr,
     pub http: SocketAddr,
+    /// The `/metrics` endpoint's address (`--metrics-addr`).
+    pub metrics: SocketAddr,
     _dir: TempDir,
 }
 
@@ -81,9 +83,13 @@ impl Parla {
                 "127.0.0.1:0",
                 "--http-addr",
                 "127.0.0.1:0",
+                "--metrics-addr",
+                "127.0.0.1:0",
             ])
             .args(["--public-ip", "127.0.0.1", "--rtp-ports", rtp_ports])
             .args(["--shutdown-timeout", "2"])
+            // The provider simulators listen on loopback.
+            .args(["--provider-allow", "127.0.0.1"])
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")
@@ -118,6 +124,7 @@ impl Parla {
         Parla {
             sip: field("sip_udp"),
             http: field("http"),
+            metrics: field("metrics"),
             child,
             _dir: dir,
         }

@@ -91,6 +91,18 @@ impl UasCore {
     /// (`Terminated { by_remote: false }`), or to the pending re-INVITE
     /// (e.g. 488), keeping the call.
     pub fn reject(&mut self, now: Instant, call: CallKey, status: u16) -> Result<(), UasError> {
+        self.reject_retry_after(now, call, status, None)
+    }
+
+    /// [`reject`](Self::reject) with a `Retry-After: secs` header (RFC 3261
+    /// §20.33), e.g. a 503 for a call over a concurrency limit.
+    pub fn reject_retry_after(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        status: u16,
+        retry_after_secs: Option<u32>,
+    ) -> Result<(), UasError> {
         if !(300..=699).contains(&status) {
             return Err(UasError::InvalidStatus(status));
         }
@@ -100,7 +112,11 @@ impl UasCore {
         match (state, c.reinvite) {
             (CallState::Offered, _) => {
                 let tx = c.invite_tx;
-                self.respond(now, tx, Reply::new(status).tag(tag));
+                let mut reply = Reply::new(status).tag(tag);
+                if let Some(secs) = retry_after_secs {
+                    reply = reply.header(super::incoming::retry_after(secs));
+                }
+                self.respond(now, tx, reply);
                 let reason = format!("rejected with {status}");
                 self.finish_call(
                     call,

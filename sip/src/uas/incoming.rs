@@ -179,6 +179,13 @@ impl UasCore {
             self.respond(now, tx, Reply::new(503).tag(tag).header(retry_after(secs)));
             return;
         }
+        if let Some(limiter) = self.invite_limiter.as_mut() {
+            if let Err(secs) = limiter.check(source.addr.ip(), now) {
+                tracing::debug!(from = %source.addr, retry_after = secs, "INVITE rate limit: 503");
+                self.respond(now, tx, Reply::new(503).tag(tag).header(retry_after(secs)));
+                return;
+            }
+        }
         if self.calls.len() >= self.config.max_dialogs {
             tracing::debug!("MAX_DIALOGS reached: 503");
             self.respond(

@@ -14,6 +14,7 @@ mod calls;
 mod events;
 mod in_dialog;
 mod incoming;
+mod rate;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +37,7 @@ use calls::Call;
 
 pub use crate::sdp::SessionDescription;
 pub use events::{CallEvent, IncomingCallInfo};
+pub use rate::{InviteRateLimit, MAX_TRACKED_SOURCES};
 
 /// Default bound on concurrent calls (dialogs).
 pub const DEFAULT_MAX_DIALOGS: usize = 20_000;
@@ -177,6 +179,9 @@ pub struct UasConfig {
     pub requests_to_source: bool,
     /// Seed for tags, branches and CSeq numbers (tests); `None` = OS entropy.
     pub rng_seed: Option<u64>,
+    /// Token bucket per source IP for new INVITEs; over it they get 503 +
+    /// Retry-After before the application hears of them. `None`: no limit.
+    pub invite_rate: Option<InviteRateLimit>,
 }
 
 impl Default for UasConfig {
@@ -193,6 +198,7 @@ impl Default for UasConfig {
             drain_retry_after_secs: DEFAULT_DRAIN_RETRY_AFTER_SECS,
             requests_to_source: false,
             rng_seed: None,
+            invite_rate: None,
         }
     }
 }
@@ -309,6 +315,7 @@ pub struct UasCore {
     call_index: HashMap<(String, String), CallKey>,
     timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
     outputs: VecDeque<UasOutput>,
+    invite_limiter: Option<rate::SourceRateLimiter>,
 }
 
 impl UasCore {
@@ -320,6 +327,7 @@ impl UasCore {
             accept: ACCEPTED_BODIES.to_vec(),
             supported: Vec::new(),
         };
+        let invite_limiter = config.invite_rate.map(rate::SourceRateLimiter::new);
         let rng = match config.rng_seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
@@ -338,6 +346,7 @@ impl UasCore {
             call_index: HashMap::new(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
+            invite_limiter,
         }
     }
 

@@ -66,6 +66,7 @@ enum Wake {
 
 pub(super) struct Call {
     spec_codec: G711,
+    send_rtp: bool,
     answer_timeout: Duration,
     max_duration: Duration,
     script: Vec<Action>,
@@ -92,6 +93,7 @@ pub(super) struct Call {
     non_invite_rtx: Option<(Method, Rtx)>,
     provisional: bool,
     invite_final: Option<u16>,
+    retry_after: Option<u32>,
     setup_time: Option<Duration>,
     /// The ACK last sent for the INVITE's final response (re-sent on
     /// retransmissions of that response).
@@ -144,6 +146,7 @@ impl Call {
         let now = Instant::now();
         Ok(Call {
             spec_codec: spec.codec,
+            send_rtp: spec.send_rtp,
             answer_timeout: spec.answer_timeout,
             max_duration: spec.max_duration,
             script: spec.script,
@@ -169,6 +172,7 @@ impl Call {
             non_invite_rtx: None,
             provisional: false,
             invite_final: None,
+            retry_after: None,
             setup_time: None,
             invite_ack: None,
             cancel_sent: None,
@@ -568,6 +572,11 @@ impl Call {
                     return Ok(());
                 }
                 self.invite_final = Some(code);
+                self.retry_after = resp
+                    .headers
+                    .iter()
+                    .find(|h| h.name().eq_ignore_ascii_case("Retry-After"))
+                    .and_then(|h| h.value().split(['(', ';']).next()?.trim().parse().ok());
                 if code < 300 {
                     self.on_answered(&resp).await?;
                 } else {
@@ -618,7 +627,7 @@ impl Call {
         self.send_sip(&ack, dest).await?;
         self.invite_ack = Some((ack, dest));
         self.ack_sent_at = Some(Instant::now());
-        if self.cancel_sent.is_none() {
+        if self.cancel_sent.is_none() && self.send_rtp {
             let mut t = time::interval_at(Instant::now(), PTIME);
             t.set_missed_tick_behavior(MissedTickBehavior::Burst);
             self.ticker = Some(t);
@@ -733,6 +742,7 @@ impl Call {
         };
         CallOutcome {
             final_status: self.invite_final.unwrap_or(408),
+            retry_after: self.retry_after,
             setup_time: self.setup_time,
             first_agent_audio,
             rtp_packets_received: self.rx.received,

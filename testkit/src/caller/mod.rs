@@ -40,7 +40,8 @@
 //!   methods 501; requests of another Call-ID 481. Our BYE is `CSeq: 2`,
 //!   retransmitted per Timer E (500 ms doubling, capped at 4 s) for up to
 //!   [`BYE_TIMEOUT`].
-//! - RTP: one packet per 20 ms from the 200 until hangup (µ-law 0xFF / A-law
+//! - RTP: one packet per 20 ms from the 200 until hangup (none at all with
+//!   [`CallSpec::send_rtp`] false) (µ-law 0xFF / A-law
 //!   0xD5 silence when not speaking), marker on the first packet, RFC 4733
 //!   events on the negotiated telephone-event PT (the offered 101 when the
 //!   answer maps none), the audio muted during an event and ≥ 60 ms of
@@ -100,6 +101,9 @@ pub struct CallSpec {
     /// `agent_audio` but still [`CallOutcome::agent_speech`] (speech spans
     /// from per-packet energy) and the RTP statistics. Default true.
     pub record_audio: bool,
+    /// Send RTP once answered. False: a silent caller that sends no packet
+    /// at all (what a media timeout must catch). Default true.
+    pub send_rtp: bool,
 }
 
 impl CallSpec {
@@ -117,6 +121,7 @@ impl CallSpec {
             answer_timeout: Duration::from_secs(10),
             max_duration: Duration::from_secs(60),
             record_audio: true,
+            send_rtp: true,
         }
     }
 }
@@ -173,6 +178,8 @@ pub struct CallOutcome {
     /// Final response to the INVITE: 200, 404, 487, 488 ...; 408 when no
     /// final response came at all.
     pub final_status: u16,
+    /// The `Retry-After` seconds of the INVITE's final response, if any.
+    pub retry_after: Option<u32>,
     /// INVITE sent → 2xx received.
     pub setup_time: Option<Duration>,
     /// 8 kHz PCM the agent sent, on a wall-clock timeline starting when the

@@ -74,7 +74,8 @@ pub async fn password_step(
             return Err(ApiError::unauthorized());
         }
     };
-    record_success(state, &keys[1])?;
+    // The account's failures are cleared only once the whole login
+    // succeeded: clearing them here would let TOTP guesses go on forever.
     let label = user.email.to_string();
     let tenant = match pick_tenant(state, &user, tenant).await {
         Ok(t) => t,
@@ -100,6 +101,7 @@ pub async fn password_step(
         .await?;
         return Ok(LoginOutcome::NeedsSecondFactor { challenge });
     }
+    record_success(state, &keys[1])?;
     let signed = succeed(state, &user, tenant, "password", ip).await?;
     Ok(LoginOutcome::SignedIn(signed))
 }
@@ -163,7 +165,9 @@ async fn succeed(
 
 /// The second step: `code` is a 6-digit TOTP code (not replayable) or a
 /// recovery code (consumed on use). Throttled and audited like the
-/// password step; a challenge allows
+/// password step: a wrong code counts against the IP and the account, and
+/// the account's failures are cleared only here, after a correct code (a
+/// correct password alone does not clear them); a challenge allows
 /// [`CHALLENGE_MAX_ATTEMPTS`](super::CHALLENGE_MAX_ATTEMPTS) wrong codes.
 ///
 /// Errors: 401 unknown/expired/used challenge or wrong code; 429 throttled.

@@ -53,14 +53,16 @@ macro_rules! error_responses {
 }
 
 error_responses! {
-    /// 400: the body is not JSON of the documented shape (or too large).
-    BadRequest = 400, "The request body could not be read (malformed JSON, wrong types, wrong content type or too large)";
+    /// 400: the body is not JSON of the documented shape.
+    BadRequest = 400, "The request body could not be read (malformed JSON, wrong types or wrong content type)";
     /// 401: missing, malformed, unknown, revoked or expired credentials.
     Unauthorized = 401, "Authentication required: missing, unknown, revoked or expired credentials";
     /// 403: authenticated but the role does not allow it.
     Forbidden = 403, "Authenticated, but the caller's role does not allow this";
     /// 404: no such resource, or one of another tenant.
     NotFound = 404, "Not found (also for resources of other tenants, and unparsable ids)";
+    /// 413: the body is larger than the limit (256 KiB).
+    PayloadTooLarge = 413, "The request body is larger than 256 KiB";
     /// 409: a unique value is taken.
     Conflict = 409, "A unique value is already taken (`fields` names it)";
     /// 422: invalid input, with messages per field.

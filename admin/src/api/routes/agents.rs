@@ -13,6 +13,7 @@ use crate::api::openapi::{Conflict, Forbidden, ItemPath, TenantPath};
 use crate::auth::secrets::associated_data;
 use crate::domain::{AgentId, JsonText, Name, Opaque, TenantId, Timestamp};
 use crate::store::{AgentSpec, DeleteGrant, Paged, SecretChange, TenantScope, VoiceAgent};
+use parla_spec::{AgentProviders, ProviderInput};
 
 use super::tenants::field;
 use super::text::{free_text, line};
@@ -57,21 +58,22 @@ pub(super) struct AgentInput {
     #[serde(default)]
     #[schema(max_length = 100000)]
     system_prompt: String,
-    /// Conversation flow document (engine-defined JSON); null for none.
+    /// The `flow` dialogue script as content (`{"fallback", "intents": […]}`,
+    /// at most 64 KiB as JSON); null for none (the built-in script).
     flow: Option<serde_json::Value>,
     /// Language tag.
     #[serde(default = "default_language")]
     #[schema(default = "en-US", max_length = 100)]
     language: String,
-    /// Speech-to-text provider name.
+    /// Speech-to-text provider: `openai` or `deepgram` (empty: `openai`).
     #[serde(default)]
     #[schema(max_length = 100)]
     stt_provider: String,
-    /// LLM provider name.
+    /// LLM provider: `flow` or `openai` (empty: `flow`).
     #[serde(default)]
     #[schema(max_length = 100)]
     llm_provider: String,
-    /// Text-to-speech provider name.
+    /// Text-to-speech provider: `espeak` or `openai` (empty: `espeak`).
     #[serde(default)]
     #[schema(max_length = 100)]
     tts_provider: String,
@@ -91,28 +93,54 @@ pub(super) struct AgentInput {
     #[serde(default = "default_endpointing_ms")]
     #[schema(default = 600, minimum = 0, maximum = 60000)]
     endpointing_ms: u32,
-    /// Provider credentials (a JSON object), stored encrypted and never
-    /// returned; absent or null keeps the current ones.
+    /// Provider settings `{"stt": {…}, "llm": {…}, "tts": {…}}`, each
+    /// section the provider's allow-listed settings (e.g. `base_url`,
+    /// `api_key`, `model`; never `api_key_env` or `script`), stored
+    /// encrypted and never returned; absent or null keeps the current ones
+    /// (checked against the submitted provider kinds).
     #[schema(value_type = Option<Object>)]
     credentials: Option<serde_json::Value>,
 }
 
 impl AgentInput {
-    fn spec(&self) -> Result<AgentSpec, ApiError> {
+    /// The checked configuration. The providers are checked against the
+    /// tenant allow-lists ([`parla_spec`]) with the submitted credentials,
+    /// or, when none are submitted, with `stored` (the agent's current ones),
+    /// so that a saved agent can always run; the kinds are stored with the
+    /// defaults filled in.
+    fn spec(
+        &self,
+        stored: Result<Option<serde_json::Value>, String>,
+    ) -> Result<AgentSpec, ApiError> {
         let mut err = ApiError::validation();
         let name: Option<Name> = field(&mut err, "name", Some(&self.name));
-        if matches!(&self.credentials, Some(c) if !c.is_object()) {
-            err = err.with_field("credentials", "must be a JSON object");
-        }
+        let stored = match (&self.credentials, stored) {
+            (Some(_), _) => None,
+            (None, Ok(stored)) => stored,
+            (None, Err(message)) => {
+                err = err.with_field("credentials", message);
+                None
+            }
+        };
+        let providers = AgentProviders::from_input(&ProviderInput {
+            stt_provider: &self.stt_provider,
+            llm_provider: &self.llm_provider,
+            tts_provider: &self.tts_provider,
+            credentials: self.credentials.as_ref().or(stored.as_ref()),
+            flow: self.flow.as_ref(),
+        });
+        let kinds = match providers {
+            Ok(p) => Some(p.kinds()),
+            Err(e) => {
+                for f in e.fields {
+                    err = err.with_field(&f.field, f.message);
+                }
+                None
+            }
+        };
         free_text(&mut err, "greeting", &self.greeting, 20_000);
         free_text(&mut err, "system_prompt", &self.system_prompt, 100_000);
-        for (name, value) in [
-            ("language", &self.language),
-            ("stt_provider", &self.stt_provider),
-            ("llm_provider", &self.llm_provider),
-            ("tts_provider", &self.tts_provider),
-            ("voice", &self.voice),
-        ] {
+        for (name, value) in [("language", &self.language), ("voice", &self.voice)] {
             line(&mut err, name, value, 100);
         }
         if self.barge_in_min_ms > MAX_BARGE_IN_MIN_MS {
@@ -127,7 +155,7 @@ impl AgentInput {
                 format!("must be at most {MAX_ENDPOINTING_MS}"),
             );
         }
-        let (Some(name), false) = (name, err.has_fields()) else {
+        let (Some(name), Some((stt, llm, tts)), false) = (name, kinds, err.has_fields()) else {
             return Err(err);
         };
         Ok(AgentSpec {
@@ -136,9 +164,9 @@ impl AgentInput {
             system_prompt: self.system_prompt.clone(),
             flow: self.flow.clone().map(JsonText),
             language: self.language.clone(),
-            stt_provider: self.stt_provider.clone(),
-            llm_provider: self.llm_provider.clone(),
-            tts_provider: self.tts_provider.clone(),
+            stt_provider: stt.to_owned(),
+            llm_provider: llm.to_owned(),
+            tts_provider: tts.to_owned(),
             voice: self.voice.clone(),
             barge_in_enabled: self.barge_in_enabled,
             barge_in_min_ms: self.barge_in_min_ms,
@@ -245,7 +273,7 @@ pub(super) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
     require(who.principal.can_manage_agents_and_numbers())?;
-    let spec = body.spec()?;
+    let spec = body.spec(Ok(None))?;
     let creds = body.encrypted_credentials(&state, &scope)?;
     let a = state
         .store
@@ -337,7 +365,7 @@ pub(super) async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
     require(who.principal.can_manage_agents_and_numbers())?;
-    let spec = body.spec()?;
+    let spec = body.spec(before.decrypted_credentials(&state.secrets))?;
     let change = match body.encrypted_credentials(&state, &scope)? {
         Some(enc) => SecretChange::Set(enc),
         None => SecretChange::Keep,

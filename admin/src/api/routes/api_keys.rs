@@ -79,7 +79,9 @@ fn audited(k: &ApiKey) -> Option<serde_json::Value> {
     serde_json::to_value(view(k)).ok()
 }
 
-/// `POST /tenants/{tid}/api-keys`: creates a key owned by the caller.
+/// `POST /tenants/{tid}/api-keys`: creates a key owned by the caller (a
+/// super admin or a tenant admin; an API key gets 403). The key acts with
+/// its creator's current role.
 #[utoipa::path(
     post,
     path = "/tenants/{tid}/api-keys",
@@ -101,13 +103,14 @@ pub(super) async fn create(
     body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    require(who.principal.can_manage_agents_and_numbers())?;
+    // A key never mints keys (they would outlive its revocation).
+    require(who.principal.can_create_api_keys())?;
     let mut err = ApiError::validation();
     let name: Option<Name> = field(&mut err, "name", Some(&body.name));
     let (Some(name), false) = (name, err.has_fields()) else {
         return Err(err);
     };
-    // A key is owned by a human: the caller, or the creator of the calling key.
+    // A key is owned by a human: the caller.
     let created_by = who.user_id.ok_or_else(ApiError::forbidden)?;
     let generated = KeyGen::generate();
     let k = state

@@ -1,4 +1,8 @@
-//! Phone numbers of a tenant.
+//! Phone numbers of a tenant. Numbers are the operator's inventory: only
+//! a super admin creates them (any address, wildcards `sip:*@*` and
+//! `sip:<user>@*` included) in a tenant, i.e. assigns them to it; the
+//! tenant's admins (and their API keys) list them and bind them to their
+//! own agents (PATCH); only a super admin deletes them.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -60,7 +64,8 @@ async fn agent_of(
     Ok(found)
 }
 
-/// `POST /tenants/{tid}/numbers`: adds a number.
+/// `POST /tenants/{tid}/numbers`: adds a number to the tenant (super
+/// admin only: 403 for tenant users and API keys).
 #[utoipa::path(
     post,
     path = "/tenants/{tid}/numbers",
@@ -82,7 +87,7 @@ pub(super) async fn create(
     body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    require(who.principal.can_manage_agents_and_numbers())?;
+    require(who.principal.can_manage_number_inventory())?;
     let mut err = ApiError::validation();
     let address: Option<NumberAddress> = field(&mut err, "address", Some(&body.address));
     let agent_id = agent_of(&state, &scope, &mut err, body.agent_id.as_deref()).await?;
@@ -160,7 +165,8 @@ pub(super) async fn get(
     Ok(HttpResponse::Ok().json(n))
 }
 
-/// `PATCH /tenants/{tid}/numbers/{id}`: routes the number to an agent.
+/// `PATCH /tenants/{tid}/numbers/{id}`: routes the number to one of the
+/// tenant's agents (tenant admins, their keys, super admins).
 #[utoipa::path(
     patch,
     path = "/tenants/{tid}/numbers/{id}",

@@ -1,35 +1,25 @@
 //! Checks of free-form text fields that the typed domain values do not
-//! cover: lengths, and characters the databases cannot store (PostgreSQL
-//! `TEXT` refuses NUL).
+//! cover, as field errors of a 422: the one validator of
+//! [`crate::domain::check_free_text`] and [`crate::domain::check_line`],
+//! which the panel uses too.
 
 use crate::api::error::ApiError;
+use crate::domain::{check_free_text, check_line};
 
 /// Multi-line text (prompts, greetings): at most `max_chars` characters
 /// and no NUL. Adds a message for `name` to `err` otherwise.
 pub(super) fn free_text(err: &mut ApiError, name: &str, value: &str, max_chars: usize) {
-    if value.contains('\0') {
-        add(err, name, "must not contain NUL characters".to_owned());
+    if let Err(e) = check_free_text(value, max_chars) {
+        *err = err.clone().with_field(name, e.to_string());
     }
-    too_long(err, name, value, max_chars);
 }
 
 /// A single-line value (language tag, provider name): at most `max_chars`
 /// characters and no control characters.
 pub(super) fn line(err: &mut ApiError, name: &str, value: &str, max_chars: usize) {
-    if value.chars().any(char::is_control) {
-        add(err, name, "must not contain control characters".to_owned());
+    if let Err(e) = check_line(value, max_chars) {
+        *err = err.clone().with_field(name, e.to_string());
     }
-    too_long(err, name, value, max_chars);
-}
-
-fn too_long(err: &mut ApiError, name: &str, value: &str, max_chars: usize) {
-    if value.chars().count() > max_chars {
-        add(err, name, format!("must be at most {max_chars} characters"));
-    }
-}
-
-fn add(err: &mut ApiError, name: &str, message: String) {
-    *err = err.clone().with_field(name, message);
 }
 
 #[cfg(test)]

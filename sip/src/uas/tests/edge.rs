@@ -49,6 +49,54 @@ fn max_dialogs_gives_503() {
 }
 
 #[test]
+fn invite_rate_limit_gives_503_retry_after_per_source() {
+    let mut h = Harness::with(|c| {
+        c.invite_rate = Some(super::super::InviteRateLimit {
+            per_second: 1.0,
+            burst: 2,
+        })
+    });
+    h.offered(&Msg::invite("r1"));
+    h.offered(&Msg::invite("r2"));
+    let over = Msg::invite("r3");
+    let out = h.send(&over.render());
+    assert_eq!(statuses(&out), vec![503]);
+    assert_eq!(header(&responses(&out)[0], "Retry-After"), Some("1"));
+    assert!(
+        incoming(&out).is_none(),
+        "the application never hears of it"
+    );
+    // A retransmission gets the same 503 without taking a token.
+    assert_eq!(statuses(&h.send(&over.render())), vec![503]);
+    // Another source is served.
+    let other: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+    h.core.handle_datagram(
+        h.now,
+        Transport::Udp,
+        other,
+        None,
+        Msg::invite("o1").render().as_bytes(),
+    );
+    assert_eq!(statuses(&h.drain()), vec![100]);
+    // One token back after a second.
+    h.advance(Duration::from_secs(1));
+    assert_eq!(statuses(&h.send(&Msg::invite("r4").render())), vec![100]);
+    assert_eq!(statuses(&h.send(&Msg::invite("r5").render())), vec![503]);
+}
+
+#[test]
+fn reject_with_retry_after_sends_the_header() {
+    let mut h = Harness::new();
+    let call = h.offered(&Msg::invite("ra"));
+    h.core
+        .reject_retry_after(h.now, call, 503, Some(7))
+        .unwrap();
+    let out = h.drain();
+    assert_eq!(statuses(&out), vec![503]);
+    assert_eq!(header(&responses(&out)[0], "Retry-After"), Some("7"));
+}
+
+#[test]
 fn max_transactions_gives_stateless_503() {
     let mut h = Harness::with(|c| c.max_transactions = 1);
     h.offered(&Msg::invite("t1"));
