@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Fuzz parla-sip's inbound parsers for a bounded time per target.
+# Fuzz the parsers of bytes that arrive from outside for a bounded time per target.
 #
 #   fuzz/run.sh [SECONDS]      # SECONDS per target, default 30
 #
-# Targets: sip_message (classify_datagram + StreamFramer on arbitrary bytes)
-# and sdp (SessionDescription::parse + negotiate). Exits non-zero as soon as
+# Targets: sip_message (classify_datagram + StreamFramer on arbitrary bytes),
+# sdp (SessionDescription::parse + negotiate), rtp_inbound (RTP parse, source
+# latching, telephone-events and the reordering buffer, as a call runs them),
+# telephone_event (the RFC 4733 decoder, and encoder round trips) and wav (the
+# offline tools' WAV input). Exits non-zero as soon as
 # a target crashes (panic, failed assertion, sanitizer report, timeout);
 # the crashing input is kept in fuzz/artifacts/<target>/ and can be replayed
 # with:  RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a <target> fuzz/artifacts/<target>/<file>
@@ -34,7 +37,7 @@ export RUSTC_BOOTSTRAP=1
 
 # Seed the corpora (fuzz/corpus/ is not committed).
 torture="${PARLA_RFC4475_DIR:-$here/../../shared/rfc4475}"
-mkdir -p corpus/sip_message corpus/sdp
+mkdir -p corpus/sip_message corpus/sdp corpus/rtp_inbound corpus/telephone_event corpus/wav
 if compgen -G "$torture/*.dat" >/dev/null; then
     cp "$torture"/*.dat corpus/sip_message/
 else
@@ -42,6 +45,7 @@ else
 fi
 cp seeds/sip_message/* corpus/sip_message/
 cp seeds/sdp/* corpus/sdp/
+for t in rtp_inbound telephone_event wav; do cp seeds/$t/* corpus/$t/; done
 # The SDP bodies of the torture messages make good SDP seeds too.
 for f in corpus/sip_message/*.dat; do
     [[ -e "$f" ]] || continue
@@ -49,13 +53,14 @@ for f in corpus/sip_message/*.dat; do
 done
 
 status=0
-for target in sip_message sdp; do
+for target in sip_message sdp rtp_inbound telephone_event wav; do
     echo "=== fuzzing $target for ${secs}s" >&2
-    dict="sip.dict"
-    [[ "$target" == sdp ]] && dict="sdp.dict"
+    dict=()
+    [[ "$target" == sip_message ]] && dict=(-dict=sip.dict)
+    [[ "$target" == sdp ]] && dict=(-dict=sdp.dict)
     if ! cargo fuzz run -O -a "$target" "corpus/$target" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -dict="$dict" -print_final_stats=1; then
+        "${dict[@]}" -print_final_stats=1; then
         echo "!!! $target crashed; see fuzz/artifacts/$target/" >&2
         status=1
         break

@@ -86,6 +86,8 @@ async fn dtmf_digits_drive_the_flow() {
         which, 1,
         "digit 2 selects opening hours; heard {text:?} (wer {wer:.2})"
     );
+    // Closest is not enough: the opening-hours answer must actually be heard.
+    assert!(wer <= 0.5, "opening hours transcript {text:?} (wer {wer:.2})");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,6 +116,8 @@ async fn goodbye_intent_hangs_up_after_speaking() {
         )
         .await
         .unwrap();
-    assert_eq!(best_match(&text, FLOW_REPLIES).0, 3, "heard {text:?}");
+    let (which, wer) = best_match(&text, FLOW_REPLIES);
+    assert_eq!(which, 3, "heard {text:?}");
+    assert!(wer <= 0.5, "goodbye transcript {text:?} (wer {wer:.2})");
     parla.wait_idle(Duration::from_secs(5)).await;
 }

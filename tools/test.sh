@@ -17,6 +17,8 @@ export PARLA_REQUIRE_POSTGRES="${PARLA_REQUIRE_POSTGRES:-1}"
 # missing browser or schemathesis is a failure, not a skip.
 export PARLA_REQUIRE_BROWSER="${PARLA_REQUIRE_BROWSER:-1}"
 export PARLA_REQUIRE_SCHEMATHESIS="${PARLA_REQUIRE_SCHEMATHESIS:-1}"
+# SIPp and the built binaries: a missing one fails the test, never skips it.
+export PARLA_REQUIRE_TOOLS="${PARLA_REQUIRE_TOOLS:-1}"
 
 # One shared local whisper recognizer (OpenAI-compatible API) for every test.
 # A free port, so a recognizer left over from an interrupted run cannot get in the way.

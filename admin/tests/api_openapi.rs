@@ -530,9 +530,3 @@ async fn served_document_matches_real_responses(ctx: Ctx) {
     }
     server.stop().await;
 }
-
-#[test]
-#[ignore = "prints the document"]
-fn print_document() {
-    println!("{}", serde_json::to_string_pretty(&doc_json()).unwrap());
-}

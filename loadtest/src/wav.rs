@@ -8,41 +8,17 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 
-/// Reads `path` as 8 kHz mono PCM (channels averaged, linearly resampled).
+/// Reads `path` as 8 kHz mono PCM (see [`parla_media::wav::read_mono_8k`]),
+/// trimmed to its speech.
 pub fn load_utterance(path: &Path) -> anyhow::Result<Arc<Vec<i16>>> {
     let shown = path.display();
-    let mut reader = hound::WavReader::open(path)
+    let file = std::fs::File::open(path)
         .with_context(|| format!("cannot read utterance WAV {shown}"))?;
-    let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        bail!("utterance WAV {shown}: no channels or zero sample rate");
-    }
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("utterance WAV {shown}: bad sample data"))?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1i64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("utterance WAV {shown}: bad sample data"))?
-        }
-    };
-    let ch = spec.channels as usize;
-    let mono: Vec<f32> = samples
-        .chunks(ch)
-        .map(|f| f.iter().sum::<f32>() / ch as f32)
-        .collect();
-    if mono.is_empty() {
+    let pcm = parla_media::wav::read_mono_8k(std::io::BufReader::new(file))
+        .with_context(|| format!("cannot read utterance WAV {shown}"))?;
+    if pcm.is_empty() {
         bail!("utterance WAV {shown} holds no audio");
     }
-    let pcm: Vec<i16> = resample(&mono, spec.sample_rate, 8000)
-        .iter()
-        .map(|&x| (x * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
-        .collect();
     let pcm = trim_silence(&pcm);
     if pcm.is_empty() {
         bail!("utterance WAV {shown} is silent (no 20 ms frame reaches speech level)");
@@ -64,24 +40,6 @@ fn trim_silence(pcm: &[i16]) -> &[i16] {
         (Some(&a), Some(&b)) => &pcm[a * FRAME..((b + 1) * FRAME).min(pcm.len())],
         _ => &[],
     }
-}
-
-fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
-    if from == to {
-        return input.to_vec();
-    }
-    let step = from as f64 / to as f64;
-    let n = ((input.len() as f64) / step).floor() as usize;
-    (0..n)
-        .map(|i| {
-            let pos = i as f64 * step;
-            let j = pos as usize;
-            let frac = (pos - j as f64) as f32;
-            let a = input[j];
-            let b = *input.get(j + 1).unwrap_or(&a);
-            a + (b - a) * frac
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ impl Drop for Sipp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_calls_against_sipp_uas_echo_complete() {
     if Command::new("sipp").arg("-v").output().is_err() {
-        eprintln!("SKIPPED: sipp is not installed (apt-get install sip-tester)");
+        missing_tool("sipp is not installed (apt-get install sip-tester)");
         return;
     }
     let dir = TempDir::new("sipp");

@@ -19,6 +19,7 @@
 //! | [`vad`]      | voice activity detection (earshot) on 20 ms 16 kHz frames |                 |
 //! | [`dtmf`]     | telephone-event encode / decode                           | RFC 4733        |
 //! | [`latch`]    | symmetric RTP source latching (comedia)                   | RFC 4961        |
+//! | [`wav`]      | WAV files of the offline tools → 8 kHz mono PCM           | RIFF WAVE       |
 
 pub mod dtmf;
 pub mod g711;
@@ -30,6 +31,7 @@ pub mod resample;
 pub mod rtp;
 mod slot;
 pub mod vad;
+pub mod wav;
 
 /// Packetisation interval of every media frame, in milliseconds.
 pub const FRAME_MS: u32 = 20;

@@ -5,7 +5,7 @@
 //! (index.tsv: name, class, section, expected, accept, tolerate, title).
 //! `accept`/`tolerate` use: `ok` (processed normally), `none` (discarded), a
 //! status code (stateless rejection with it), `a|b` (either), `!483`
-//! (anything but 483).
+//! (answered, processed or rejected, with anything but 483; a drop fails).
 
 use parla_sip::message::{
     build_response, classify_datagram, record_route_headers, sdp_body, FramingError, Inbound,
@@ -107,9 +107,15 @@ fn satisfies(
                 ..
             }
         ),
+        // "Anything but 483": the message is answered (processed, or
+        // rejected with another status); silently dropping it is not.
         not if not.starts_with('!') => {
             let code: u16 = not[1..].parse().unwrap();
-            !matches!(got, Inbound::Reject { status, .. } if *status == code)
+            match got {
+                Inbound::Request(_) => true,
+                Inbound::Reject { status, .. } => *status != code,
+                Inbound::Response(_) | Inbound::Drop { .. } => false,
+            }
         }
         code => {
             let code: u16 = code

@@ -144,7 +144,16 @@ impl Parla {
             "--public-ip",
             "127.0.0.1",
         ])
-        .args(["--rtp-ports", rtp_ports, "--shutdown-timeout", "5"])
+        .args(["--rtp-ports", rtp_ports])
+        // 5 s unless the test's environment sets another drain deadline.
+        .args([
+            "--shutdown-timeout",
+            launch
+                .env
+                .iter()
+                .find(|(k, _)| k == "PARLA_SHUTDOWN_TIMEOUT")
+                .map_or("5", |(_, v)| v.as_str()),
+        ])
         .arg("--data-dir")
         .arg(&data_dir);
         if let Some(config_toml) = launch.config_toml {
@@ -261,6 +270,11 @@ impl Parla {
     /// SIGTERM and wait for exit; returns whether it exited within `timeout`.
     pub fn terminate(&mut self, timeout: Duration) -> bool {
         unsafe_kill(self.child.id(), 15);
+        self.wait_exit(timeout)
+    }
+
+    /// Waits for the process to exit by itself; whether it did within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -45,6 +45,21 @@ pub fn utterance_wav(path: &Path, text: &str) {
     w.finalize().expect("finish wav");
 }
 
+/// Whether a missing tool or binary must fail the test rather than skip it:
+/// under CI (`CI=true`) or with `PARLA_REQUIRE_TOOLS=1` (set by
+/// `tools/test.sh`).
+pub fn tools_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("PARLA_REQUIRE_TOOLS").as_deref() == Ok("1")
+}
+
+/// Reports a missing tool: a failure when [`tools_required`], else a skip
+/// notice (the caller then returns).
+pub fn missing_tool(what: &str) {
+    assert!(!tools_required(), "{what}, and tests must not skip under CI");
+    eprintln!("SKIPPED: {what}");
+}
+
 /// A UDP port nothing listens on (bound then released).
 pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")

@@ -159,37 +159,11 @@ fn print_outcome(o: &CallOutcome, sip_log: bool) {
     }
 }
 
-/// Reads a 16-bit (or float) WAV, mixes to mono and resamples linearly to
-/// 8 kHz (good enough to speak to an STT by hand).
+/// Reads a WAV file as 8 kHz mono PCM (see [`parla_media::wav::read_mono_8k`]).
 fn read_wav_8k(path: &Path) -> anyhow::Result<Vec<i16>> {
-    let mut r = hound::WavReader::open(path).with_context(|| format!("open {}", path.display()))?;
-    let spec = r.spec();
-    let ch = spec.channels.max(1) as usize;
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()?
-        }
-        hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>()?,
-    };
-    let mono: Vec<f32> = samples
-        .chunks(ch)
-        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
-        .collect();
-    let rate = spec.sample_rate as f64;
-    let n_out = (mono.len() as f64 * 8000.0 / rate) as usize;
-    let mut out = Vec::with_capacity(n_out);
-    for i in 0..n_out {
-        let x = i as f64 * rate / 8000.0;
-        let j = x as usize;
-        let f = (x - j as f64) as f32;
-        let a = mono[j.min(mono.len() - 1)];
-        let b = mono[(j + 1).min(mono.len() - 1)];
-        out.push(((a + (b - a) * f) * 32767.0).clamp(-32768.0, 32767.0) as i16);
-    }
-    Ok(out)
+    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    parla_media::wav::read_mono_8k(std::io::BufReader::new(file))
+        .with_context(|| format!("read {}", path.display()))
 }
 
 fn write_wav_8k(path: &Path, pcm: &[i16]) -> anyhow::Result<()> {

@@ -27,6 +27,8 @@ pub(crate) struct State {
     config: Config,
     requests: usize,
     audio_bytes: usize,
+    /// The `file` part's size of each answered request, in arrival order.
+    file_sizes: Vec<usize>,
 }
 
 /// Builds a [`MockStt`].
@@ -87,6 +89,7 @@ impl MockSttBuilder {
             config: self.config,
             requests: 0,
             audio_bytes: 0,
+            file_sizes: Vec::new(),
         }));
         let data = web::Data::from(state.clone());
         let routes = move |cfg: &mut web::ServiceConfig| {
@@ -134,6 +137,12 @@ impl MockStt {
     /// Size of the uploaded files, in total.
     pub fn audio_bytes(&self) -> usize {
         lock(&self.state).audio_bytes
+    }
+
+    /// The audio file size (bytes, WAV header included) of each answered
+    /// request, in arrival order.
+    pub fn file_sizes(&self) -> Vec<usize> {
+        lock(&self.state).file_sizes.clone()
     }
 }
 
@@ -216,6 +225,7 @@ async fn transcriptions(
         let mut s = lock(&state);
         s.requests += 1;
         s.audio_bytes += size;
+        s.file_sizes.push(size);
     }
     let text = config.transcript;
     match format.as_str() {
