@@ -87,7 +87,10 @@ async fn dtmf_digits_drive_the_flow() {
         "digit 2 selects opening hours; heard {text:?} (wer {wer:.2})"
     );
     // Closest is not enough: the opening-hours answer must actually be heard.
-    assert!(wer <= 0.5, "opening hours transcript {text:?} (wer {wer:.2})");
+    assert!(
+        wer <= 0.5,
+        "opening hours transcript {text:?} (wer {wer:.2})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,8 @@ use anyhow::{bail, Context as _};
 /// trimmed to its speech.
 pub fn load_utterance(path: &Path) -> anyhow::Result<Arc<Vec<i16>>> {
     let shown = path.display();
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read utterance WAV {shown}"))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read utterance WAV {shown}"))?;
     let pcm = parla_media::wav::read_mono_8k(std::io::BufReader::new(file))
         .with_context(|| format!("cannot read utterance WAV {shown}"))?;
     if pcm.is_empty() {

@@ -138,7 +138,11 @@ mod tests {
         let samples: Vec<i32> = (0..16_000).flat_map(|_| [16_000, 0]).collect();
         let pcm = read_mono_8k(&wav(spec(2, 16_000, 16), &samples)[..]).unwrap();
         assert_eq!(pcm.len(), 8_000);
-        assert!(pcm.iter().all(|&s| (7_990..=8_010).contains(&s)), "{:?}", &pcm[..4]);
+        assert!(
+            pcm.iter().all(|&s| (7_990..=8_010).contains(&s)),
+            "{:?}",
+            &pcm[..4]
+        );
     }
 
     #[test]
@@ -151,8 +155,14 @@ mod tests {
 
     #[test]
     fn bad_files_are_errors() {
-        assert!(matches!(read_mono_8k(&b"RIFF\x04\0\0\0WAVE"[..]), Err(WavError::Decode(_))));
-        assert!(matches!(read_mono_8k(&b"not a wav"[..]), Err(WavError::Decode(_))));
+        assert!(matches!(
+            read_mono_8k(&b"RIFF\x04\0\0\0WAVE"[..]),
+            Err(WavError::Decode(_))
+        ));
+        assert!(matches!(
+            read_mono_8k(&b"not a wav"[..]),
+            Err(WavError::Decode(_))
+        ));
         let mut cut = wav(spec(1, 8_000, 16), &[1, 2, 3, 4]);
         cut.truncate(cut.len() - 3);
         assert!(read_mono_8k(&cut[..]).is_err());
@@ -161,7 +171,10 @@ mod tests {
             Err(WavError::Format(_))
         ));
         let long = vec![0; (MAX_WAV_SECONDS as usize + 1) * 1_000];
-        assert_eq!(read_mono_8k(&wav(spec(1, 1_000, 8), &long)[..]), Err(WavError::TooLong));
+        assert_eq!(
+            read_mono_8k(&wav(spec(1, 1_000, 8), &long)[..]),
+            Err(WavError::TooLong)
+        );
         assert_eq!(read_mono_8k(&wav(spec(1, 8_000, 16), &[])[..]), Ok(vec![]));
     }
 }

@@ -328,8 +328,16 @@ pub(crate) mod tests {
             let s: String = (0..len)
                 .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
                 .collect();
-            assert_ne!(verify_password("x", &s), Ok(true), "garbage hash {s:?} verified");
-            assert_ne!(verify_password("", &s), Ok(true), "garbage hash {s:?} verified");
+            assert_ne!(
+                verify_password("x", &s),
+                Ok(true),
+                "garbage hash {s:?} verified"
+            );
+            assert_ne!(
+                verify_password("", &s),
+                Ok(true),
+                "garbage hash {s:?} verified"
+            );
             assert!(needs_rehash(&s), "garbage hash {s:?} is not current");
         }
     }

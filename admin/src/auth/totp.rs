@@ -485,7 +485,11 @@ mod tests {
             let len = rng.random_range(0..60);
             let g: String = (0..len).map(|_| rng.random::<char>()).collect();
             let _ = TotpSecret::from_base32(&g);
-            assert_eq!(verify(&s, &g, rng.random()), Ok(None), "garbage {g:?} verified");
+            assert_eq!(
+                verify(&s, &g, rng.random()),
+                Ok(None),
+                "garbage {g:?} verified"
+            );
             // Near-valid: random base32 of random length.
             let b32: String = (0..rng.random_range(0..60))
                 .map(|_| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567="[rng.random_range(0..33)] as char)

@@ -56,7 +56,10 @@ pub fn tools_required() -> bool {
 /// Reports a missing tool: a failure when [`tools_required`], else a skip
 /// notice (the caller then returns).
 pub fn missing_tool(what: &str) {
-    assert!(!tools_required(), "{what}, and tests must not skip under CI");
+    assert!(
+        !tools_required(),
+        "{what}, and tests must not skip under CI"
+    );
     eprintln!("SKIPPED: {what}");
 }
 
