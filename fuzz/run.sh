@@ -36,7 +36,7 @@ fi
 export RUSTC_BOOTSTRAP=1
 
 # Seed the corpora (fuzz/corpus/ is not committed).
-torture="${PARLA_RFC4475_DIR:-$here/../../shared/rfc4475}"
+torture="${PARLA_RFC4475_DIR:-$here/../testdata/rfc4475}"
 mkdir -p corpus/sip_message corpus/sdp corpus/rtp_inbound corpus/telephone_event corpus/wav
 if compgen -G "$torture/*.dat" >/dev/null; then
     cp "$torture"/*.dat corpus/sip_message/

@@ -12,44 +12,19 @@ use parla_admin::auth::{AuthError, SecretKey};
 use parla_admin::store::VoiceAgent;
 use parla_engine::agent::AgentConfig;
 use parla_spec::{AgentProviders, ProviderInput};
-use serde::{Deserialize, Serialize};
 
-/// Call settings of an agent kept in its `engine_options` JSON object;
-/// absent fields take the engine's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EngineOptions {
-    /// Speech bursts shorter than this are noise, in ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_utterance_ms: Option<u32>,
-    /// No agent audio this long after the caller's turn → fallback line, in ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_timeout_ms: Option<u32>,
-    /// Said when a provider fails or stalls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_line: Option<String>,
-    /// Ringing time before answering, in ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answer_delay_ms: Option<u32>,
-    /// Hard limit on call duration, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_call_secs: Option<u32>,
-    /// Record calls as WAV files under `<data dir>/recordings/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record: Option<bool>,
-}
+pub use parla_spec::EngineOptions;
 
-impl EngineOptions {
-    /// The options of a `parla.toml` agent (all of them, defaults included).
-    pub fn of(a: &AgentConfig) -> EngineOptions {
-        EngineOptions {
-            min_utterance_ms: Some(a.min_utterance_ms),
-            response_timeout_ms: Some(a.response_timeout_ms),
-            fallback_line: Some(a.fallback_line.clone()),
-            answer_delay_ms: Some(a.answer_delay_ms),
-            max_call_secs: a.max_call_secs,
-            record: Some(a.record),
-        }
+/// The engine options of a `parla.toml` agent (all of them, defaults
+/// included), as the import stores them.
+pub fn engine_options_of(a: &AgentConfig) -> EngineOptions {
+    EngineOptions {
+        min_utterance_ms: Some(a.min_utterance_ms),
+        response_timeout_ms: Some(a.response_timeout_ms),
+        fallback_line: Some(a.fallback_line.clone()),
+        answer_delay_ms: Some(a.answer_delay_ms),
+        max_call_secs: a.max_call_secs,
+        record: Some(a.record),
     }
 }
 
@@ -74,12 +49,23 @@ pub enum AgentRowError {
     /// `engine_options` is not a valid options object.
     #[error("agent {agent}: engine_options: {reason}")]
     Options { agent: String, reason: String },
+    /// The call settings break a rule of the conversation core
+    /// ([`ConversationConfig::validate`](parla_engine::conversation::ConversationConfig::validate)),
+    /// e.g. a `response_timeout_ms` above 2,000 would let the caller wait
+    /// longer than 2 s in silence.
+    #[error("agent {agent}: {source}")]
+    Conversation {
+        agent: String,
+        source: parla_engine::conversation::ConfigError,
+    },
 }
 
 /// The engine configuration of `row`, its credentials decrypted with
 /// `secrets` and checked against the tenant allow-lists ([`parla_spec`])
 /// exactly as when they were saved: no environment variable or file is
-/// ever named by the result.
+/// ever named by the result. The call settings must pass the conversation
+/// core's own checks ([`AgentRowError::Conversation`]); a refused agent
+/// is never built, so its calls get 503 like any other build failure.
 pub fn engine_config(row: &VoiceAgent, secrets: &SecretKey) -> Result<AgentConfig, AgentRowError> {
     let agent = format!("{} ({})", row.name, row.id);
     let credentials = decrypt_credentials(row, secrets, &agent)?;
@@ -130,6 +116,10 @@ pub fn engine_config(row: &VoiceAgent, secrets: &SecretKey) -> Result<AgentConfi
     }
     config.max_call_secs = options.max_call_secs;
     config.record = options.record.unwrap_or(false);
+    config
+        .conversation()
+        .validate()
+        .map_err(|source| AgentRowError::Conversation { agent, source })?;
     Ok(config)
 }
 
@@ -232,6 +222,53 @@ mod tests {
             panic!("openai llm: {:?}", c.llm)
         };
         assert_eq!(llm.api_key.as_ref().unwrap().expose(), "sk-test");
+    }
+
+    /// The conversation core's rules hold for stored agents: a caller never
+    /// waits more than 2 s in silence, endpointing is at least a frame, a
+    /// call limit is positive. Such a row is refused, naming the agent and
+    /// the setting; the same row within the rules builds.
+    #[test]
+    fn settings_the_conversation_core_refuses_are_refused() {
+        let key = SecretKey::generate();
+        let tenant = TenantId::generate();
+        for (options, endpointing_ms, expected) in [
+            (
+                serde_json::json!({"response_timeout_ms": 2_001}),
+                700,
+                "response_timeout_ms must be in 1..=2000",
+            ),
+            (
+                serde_json::json!({"response_timeout_ms": 5_000}),
+                700,
+                "caller never waits more than 2 s, got 5000",
+            ),
+            (
+                serde_json::json!({"response_timeout_ms": 0}),
+                700,
+                "response_timeout_ms",
+            ),
+            (serde_json::json!({"max_call_secs": 0}), 700, "max_call_ms"),
+            (
+                serde_json::json!({}),
+                1,
+                "endpointing_ms must be at least one frame",
+            ),
+        ] {
+            let mut r = row(tenant);
+            r.endpointing_ms = endpointing_ms;
+            r.engine_options = Some(JsonText(options.clone()));
+            let e = engine_config(&r, &key).expect_err(&options.to_string());
+            assert!(matches!(e, AgentRowError::Conversation { .. }), "{e:?}");
+            let e = e.to_string();
+            assert!(
+                e.contains("Front desk") && e.contains(expected),
+                "{options}: {e}"
+            );
+        }
+        let mut r = row(tenant);
+        r.engine_options = Some(JsonText(serde_json::json!({"response_timeout_ms": 2_000})));
+        assert_eq!(engine_config(&r, &key).unwrap().response_timeout_ms, 2_000);
     }
 
     #[test]

@@ -187,6 +187,27 @@ pub async fn ensure_super_admin(store: &Store, admin_password: Option<&str>) -> 
     Ok(())
 }
 
+/// On start, before SIP is bound: closes the calls a previous run left live
+/// (it was killed or crashed mid-call, so nothing recorded their end) as
+/// `failed` with hangup cause `node_restart`, and logs how many. Today one
+/// node serves a database, so this closes every live call; with several
+/// nodes per database it must close only this node's calls (see
+/// `parla_admin::store::Calls::close_after_restart`).
+pub async fn close_interrupted_calls(store: &Store) -> anyhow::Result<u64> {
+    let closed = store
+        .calls()
+        .close_after_restart(Timestamp::now())
+        .await
+        .context("closing the calls left live by the previous run")?;
+    if closed > 0 {
+        tracing::warn!(
+            closed,
+            "closed calls left live by the previous run as failed (node_restart)"
+        );
+    }
+    Ok(closed)
+}
+
 /// The password for `parla admin create-super-admin`: `from_env`
 /// (`PARLA_ADMIN_PASSWORD`, see [`EnvSecrets`]), else the first line of
 /// standard input.

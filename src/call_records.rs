@@ -13,19 +13,30 @@
 //! the recordings directory (never the caller's Call-ID, which a caller
 //! could reuse to overwrite another tenant's recording). The record stores
 //! that relative name; the API only says whether there is one.
+//!
+//! While the call runs, its transcript and turn latencies so far are
+//! written to the record as they come (coalesced: the writer writes the
+//! latest state whenever it gets to it), and, with a [`LiveRegistry`], the
+//! call is registered there (commands in, events out) until it ends.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parla_admin::domain::{
     AgentId, CallId, CallStatus, Direction, SipStatus, Speaker, TenantId, Timestamp,
     TranscriptTurn, TurnLatency,
 };
+use parla_admin::live::{LiveCallEvent, LiveCallSummary};
 use parla_admin::store::{CallEnd, NewCall, Store, TenantScope};
 use parla_engine::agent::CallTarget;
-use parla_engine::call::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
+use parla_engine::call::{
+    CallControl, CallLifecycle, CallReport, HangupCause, LiveEvent, TranscriptLine,
+};
 use parla_engine::providers::Role;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+use crate::live_calls::LiveRegistry;
 
 /// Lifecycle events queued per call, at most (ringing, answered, ended).
 const EVENTS_PER_CALL: usize = 4;
@@ -36,12 +47,25 @@ enum Event {
     Ended(Box<CallReport>),
 }
 
+/// The transcript and latency of a call so far.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    transcript: Vec<TranscriptTurn>,
+    latency: Vec<TurnLatency>,
+}
+
 /// Writes the record of one call. Created per routed call by
 /// [`CallRecords::lifecycle`].
 struct RecordLifecycle {
     call_id: String,
     events: mpsc::Sender<Event>,
     recording: PathBuf,
+    /// The transcript so far, watched by the writer task.
+    progress: watch::Sender<Progress>,
+    /// The call as listed among the live calls.
+    summary: LiveCallSummary,
+    /// Where the call is registered while it runs.
+    live: Option<Arc<LiveRegistry>>,
 }
 
 impl RecordLifecycle {
@@ -60,7 +84,37 @@ impl CallLifecycle for RecordLifecycle {
         self.send(Event::Answered(at));
     }
     fn ended(&mut self, report: CallReport) {
+        if let Some(live) = &self.live {
+            live.end(self.summary.id, Some(report.cause.as_str().to_owned()));
+        }
         self.send(Event::Ended(Box::new(report)));
+    }
+    fn control(&mut self, control: CallControl) {
+        if let Some(live) = &self.live {
+            live.register(self.summary.clone(), control);
+        }
+    }
+    fn event(&mut self, event: LiveEvent) {
+        let event = match event {
+            LiveEvent::State(state) => LiveCallEvent::State {
+                state: state.as_str().to_owned(),
+            },
+            LiveEvent::Transcript(line) => {
+                let turn = transcript_turn(&line);
+                self.progress
+                    .send_modify(|p| p.transcript.push(turn.clone()));
+                LiveCallEvent::Transcript { turn }
+            }
+            LiveEvent::Latency(t) => {
+                let latency = turn_latency(&t);
+                self.progress
+                    .send_modify(|p| p.latency.push(latency.clone()));
+                LiveCallEvent::Latency { latency }
+            }
+        };
+        if let Some(live) = &self.live {
+            live.publish(self.summary.id, event);
+        }
     }
     fn recording_name(&self) -> Option<PathBuf> {
         Some(self.recording.clone())
@@ -74,14 +128,27 @@ pub fn recording_name(tenant: TenantId, id: CallId) -> PathBuf {
 }
 
 /// Hands out call-record lifecycles backed by `store`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CallRecords {
     store: Store,
+    live: Option<Arc<LiveRegistry>>,
+}
+
+impl std::fmt::Debug for CallRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallRecords").finish_non_exhaustive()
+    }
 }
 
 impl CallRecords {
     pub fn new(store: Store) -> Self {
-        CallRecords { store }
+        CallRecords { store, live: None }
+    }
+
+    /// Registers every answered call in `live` while it runs.
+    pub fn with_live(mut self, live: Arc<LiveRegistry>) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// A lifecycle that records the call `target` in `scope`'s tenant,
@@ -106,6 +173,17 @@ impl CallRecords {
         };
         let record_id = CallId::generate();
         let recording = recording_name(scope.tenant(), record_id);
+        let summary = LiveCallSummary {
+            id: record_id,
+            tenant_id: scope.tenant(),
+            agent_id: agent,
+            from_uri: new.from_uri.clone(),
+            to_uri: new.to_uri.clone(),
+            attempted_at: new.attempted_at,
+            state: "listening".to_owned(),
+            turns: 0,
+        };
+        let (progress, progress_rx) = watch::channel(Progress::default());
         let writer = Writer {
             store: self.store.clone(),
             scope,
@@ -114,11 +192,14 @@ impl CallRecords {
             recording: recording.clone(),
             id: None,
         };
-        tokio::spawn(writer.run(rx));
+        tokio::spawn(writer.run(rx, progress_rx));
         Box::new(RecordLifecycle {
             call_id: target.call_id.clone(),
             events: tx,
             recording,
+            progress,
+            summary,
+            live: self.live.clone(),
         })
     }
 }
@@ -137,8 +218,18 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Event>) {
-        while let Some(event) = rx.recv().await {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event>, mut progress: watch::Receiver<Progress>) {
+        loop {
+            let event = tokio::select! {
+                biased;
+                event = rx.recv() => event,
+                Ok(()) = progress.changed(), if self.id.is_some() => {
+                    let p = progress.borrow_and_update().clone();
+                    self.write_progress(p).await;
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
             let ended = matches!(event, Event::Ended(_));
             if let Err(e) = self.apply(event).await {
                 tracing::error!(call_id = %self.new.sip_call_id, error = %e, "writing the call record failed");
@@ -182,6 +273,19 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// Writes the transcript and latency so far to the live record.
+    async fn write_progress(&self, p: Progress) {
+        let Some(id) = self.id else { return };
+        if let Err(e) = self
+            .store
+            .calls()
+            .update_live(&self.scope, id, p.transcript, p.latency)
+            .await
+        {
+            tracing::warn!(call_id = %self.new.sip_call_id, error = %e, "updating the live call record failed");
+        }
     }
 
     /// Inserts the record (ringing, or in progress if `answered`).

@@ -83,6 +83,13 @@ impl DbDirectory {
         self
     }
 
+    /// Registers answered calls in `live` while they run (see
+    /// [`crate::live_calls`]).
+    pub fn with_live_calls(mut self, live: Arc<crate::live_calls::LiveRegistry>) -> Self {
+        self.records = self.records.clone().with_live(live);
+        self
+    }
+
     /// Sets how long a call waits for its agent's build (default
     /// [`AGENT_BUILD_TIMEOUT`]).
     pub fn with_build_timeout(mut self, timeout: Duration) -> Self {

@@ -134,6 +134,9 @@ struct Prepared {
 
 fn prepare(a: &AgentConfig) -> anyhow::Result<Prepared> {
     let name: Name = a.name.parse().context("agent name")?;
+    // The conversation core's rules (a caller never waits more than 2 s in
+    // silence, …): the stored agent would be refused at every call.
+    a.conversation().validate()?;
     let (stt_kind, stt) = section_into_parts(&a.stt)?;
     let (tts_kind, tts) = section_into_parts(&a.tts)?;
     // An inline flow script goes to the agent's `flow` column (visible and
@@ -184,7 +187,7 @@ fn prepare(a: &AgentConfig) -> anyhow::Result<Prepared> {
             endpointing_ms: a.endpointing_ms,
         },
         credentials,
-        options: serde_json::to_value(crate::agents::EngineOptions::of(a))
+        options: serde_json::to_value(crate::agents::engine_options_of(a))
             .context("engine options")?,
         numbers,
     })
@@ -211,6 +214,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn settings_the_conversation_core_refuses_are_not_imported() {
+        let mut config = ParlaConfig::from_toml(include_str!("../parla.toml")).unwrap();
+        let agent = &mut config.agents[0];
+        agent.response_timeout_ms = 5_000;
+        let e = format!("{:#}", prepare(agent).err().expect("refused"));
+        assert!(e.contains("response_timeout_ms must be in 1..=2000"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod directory;
 mod engine_stats;
 mod http;
 mod import;
+mod live_calls;
 mod routing;
 mod serve;
 

@@ -42,6 +42,7 @@ pub async fn run(args: ServeArgs, env_secrets: EnvSecrets) -> anyhow::Result<()>
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let secrets = load_secret_key(data_dir, env_secrets.secret_key.as_deref())?;
     let store = open_store(&args.store).await?;
+    crate::bootstrap::close_interrupted_calls(&store).await?;
     ensure_super_admin(&store, env_secrets.admin_password.as_deref()).await?;
     drop(env_secrets);
     if let Some((path, config)) = &config {
@@ -65,13 +66,17 @@ pub async fn run(args: ServeArgs, env_secrets: EnvSecrets) -> anyhow::Result<()>
         let allowed: Vec<String> = egress.entries().iter().map(|e| e.to_string()).collect();
         tracing::info!(allowed = %allowed.join(","), "providers may also reach these operator-allowed hosts");
     }
+    let live_calls = crate::live_calls::LiveRegistry::new();
     let directory = Arc::new(
         DbDirectory::new(store.clone(), secrets.clone(), egress)
             .with_build_timeout(Duration::from_secs(args.agent_build_timeout.max(1)))
-            .with_test_build_delay(test_build_delay()?),
+            .with_test_build_delay(test_build_delay()?)
+            .with_live_calls(live_calls.clone()),
     );
     let admin = web::Data::new(
-        AdminState::new(store.clone(), secrets).with_secure_cookies(args.secure_cookies),
+        AdminState::new(store.clone(), secrets)
+            .with_secure_cookies(args.secure_cookies)
+            .with_live_calls(live_calls),
     );
 
     let public_ip = args

@@ -18,3 +18,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash tools/setup-python.sh >/dev/null
+
+# The test runner: one process per test, test groups for the speech and browser
+# tests (.config/nextest.toml). Preinstalled on the project's machines; built
+# from crates.io (a few minutes) where it is missing.
+NEXTEST_VERSION=0.9.143
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest $NEXTEST_VERSION"
+  cargo install --locked cargo-nextest --version "$NEXTEST_VERSION"
+fi

@@ -36,8 +36,13 @@ if [ -z "${PARLA_TEST_WHISPER_URL:-}" ]; then
   done
 fi
 
-cargo build --workspace --all-targets
-cargo test --workspace --no-fail-fast
+# Every crate's tests run under cargo-nextest, one process per test (test groups
+# in .config/nextest.toml keep the speech and browser tests one at a time).
+# Benches are type-checked, not linked; doc tests run separately (nextest
+# doesn't run them).
+cargo check --workspace --benches --quiet
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc --quiet
 
 # Bounded fuzz run of the SIP and SDP parsers (seconds per target).
 bash fuzz/run.sh "${PARLA_FUZZ_SECONDS:-30}"

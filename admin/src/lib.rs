@@ -6,5 +6,9 @@
 pub mod api;
 pub mod auth;
 pub mod domain;
+pub mod live;
 pub mod panel;
+pub mod rate_limit;
+pub mod service;
+pub mod state;
 pub mod store;

@@ -1,8 +1,8 @@
 //! Voice agents and routing: which agent answers a dialed number.
 //!
-//! Agents are configured in `parla.toml` (`[[agents]]` tables) and served by
-//! [`StaticDirectory`]; the `parla` binary serves the same [`AgentDirectory`]
-//! trait from the admin database (dialed number → tenant → agent).
+//! Agents are configured in `parla.toml` (`[[agents]]` tables, imported into
+//! the admin database on first start); the `parla` binary implements the
+//! [`AgentDirectory`] trait from that database (dialed number → tenant → agent).
 
 use std::sync::Arc;
 
@@ -91,17 +91,18 @@ impl AgentConfig {
     }
 }
 
+// The defaults an agent saved in the admin takes too (`parla_spec::agent`).
 fn default_language() -> String {
-    "en".into()
+    parla_spec::agent::DEFAULT_LANGUAGE.into()
 }
-fn default_true() -> bool {
-    true
+fn default_barge_in() -> bool {
+    parla_spec::agent::DEFAULT_BARGE_IN
 }
 fn default_barge_in_min_ms() -> u32 {
-    250
+    parla_spec::agent::DEFAULT_BARGE_IN_MIN_MS
 }
 fn default_endpointing_ms() -> u32 {
-    500
+    parla_spec::agent::DEFAULT_ENDPOINTING_MS
 }
 fn default_min_utterance_ms() -> u32 {
     100
@@ -137,7 +138,7 @@ pub struct AgentConfig {
     #[serde(default)]
     pub voice: String,
     /// Whether caller speech interrupts the agent.
-    #[serde(default = "default_true")]
+    #[serde(default = "default_barge_in")]
     pub barge_in: bool,
     /// Continuous caller speech needed to interrupt the agent, in ms.
     #[serde(default = "default_barge_in_min_ms")]
@@ -185,7 +186,7 @@ impl AgentConfig {
             system_prompt: String::new(),
             language: default_language(),
             voice: String::new(),
-            barge_in: default_true(),
+            barge_in: default_barge_in(),
             barge_in_min_ms: default_barge_in_min_ms(),
             endpointing_ms: default_endpointing_ms(),
             min_utterance_ms: default_min_utterance_ms(),
@@ -213,40 +214,6 @@ impl AgentConfig {
             fallback_line: self.fallback_line.clone(),
             max_call_ms: self.max_call_secs.map(|s| s.saturating_mul(1000)),
         }
-    }
-
-    /// Whether a call to `dialed_user` / `request_uri` is for this agent.
-    pub fn matches(&self, dialed_user: Option<&str>, request_uri: &str) -> bool {
-        let uri = strip_uri_params(request_uri);
-        self.numbers.iter().any(|n| {
-            let n = n.trim();
-            n == "*"
-                || dialed_user.is_some_and(|u| same_number(n, u))
-                || (n.contains(':') && strip_uri_params(n).eq_ignore_ascii_case(uri))
-        })
-    }
-}
-
-/// `sip:alice@example.com;transport=udp` → `sip:alice@example.com`.
-fn strip_uri_params(uri: &str) -> &str {
-    let uri = uri.trim().trim_start_matches('<').trim_end_matches('>');
-    uri.split(';').next().unwrap_or(uri)
-}
-
-/// Compares a configured number with a dialed user part. Phone numbers compare
-/// by digits (`+1 555 1234` = `15551234`); other names compare case-insensitively.
-fn same_number(configured: &str, dialed: &str) -> bool {
-    let is_phone = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_digit() || "+-(). ".contains(c))
-            && s.chars().any(|c| c.is_ascii_digit())
-    };
-    if is_phone(configured) && is_phone(dialed) {
-        let digits = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
-        digits(configured) == digits(dialed)
-    } else {
-        configured.eq_ignore_ascii_case(dialed)
     }
 }
 
@@ -279,20 +246,6 @@ pub enum AgentError {
     },
     #[error("agent {agent:?}: could not render the fallback line: {reason}")]
     Fallback { agent: String, reason: String },
-    #[error("duplicate agent name {0:?}")]
-    Duplicate(String),
-}
-
-/// Builds the live agents of a configuration (see [`build_agent`]).
-pub async fn build_agents(
-    configs: &[AgentConfig],
-    egress: &crate::providers::egress::EgressPolicy,
-) -> Result<Vec<Arc<Agent>>, AgentError> {
-    let mut agents = Vec::with_capacity(configs.len());
-    for config in configs {
-        agents.push(build_agent(config, egress).await?);
-    }
-    Ok(agents)
 }
 
 /// Builds one live agent: its provider clients, and the fallback line
@@ -424,53 +377,6 @@ pub trait AgentDirectory: Send + Sync + 'static {
     async fn route(&self, target: &CallTarget) -> RouteDecision;
 }
 
-/// Agents from `parla.toml`, matched in file order (first match wins).
-#[derive(Debug, Default)]
-pub struct StaticDirectory {
-    agents: Vec<Arc<Agent>>,
-}
-
-impl StaticDirectory {
-    pub fn new(agents: Vec<Arc<Agent>>) -> Result<Self, AgentError> {
-        let mut names = std::collections::HashSet::new();
-        for a in &agents {
-            if !names.insert(a.config.name.clone()) {
-                return Err(AgentError::Duplicate(a.config.name.clone()));
-            }
-        }
-        Ok(Self { agents })
-    }
-
-    pub fn agents(&self) -> &[Arc<Agent>] {
-        &self.agents
-    }
-
-    /// The first agent whose numbers match, if any.
-    pub fn find(&self, dialed_user: Option<&str>, request_uri: &str) -> Option<Arc<Agent>> {
-        self.agents
-            .iter()
-            .find(|a| a.config.matches(dialed_user, request_uri))
-            .cloned()
-    }
-}
-
-#[async_trait::async_trait]
-impl AgentDirectory for StaticDirectory {
-    async fn route(&self, target: &CallTarget) -> RouteDecision {
-        match self.find(target.dialed_user.as_deref(), &target.request_uri) {
-            Some(agent) => RouteDecision::Agent {
-                agent,
-                tenant: None,
-                lifecycle: None,
-            },
-            None => RouteDecision::Reject {
-                status: 404,
-                lifecycle: None,
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,19 +396,6 @@ mod tests {
             "#
         );
         toml::from_str(&toml).expect("agent config parses")
-    }
-
-    #[test]
-    fn matches_numbers_by_digits_names_and_uris() {
-        let a = agent_config(&["+1 (555) 123-4567", "support", "sip:sales@example.com"]);
-        assert!(a.matches(Some("+15551234567"), "sip:+15551234567@10.0.0.1"));
-        assert!(a.matches(Some("15551234567"), "sip:15551234567@10.0.0.1"));
-        assert!(a.matches(Some("SUPPORT"), "sip:SUPPORT@x"));
-        assert!(a.matches(Some("sales"), "sip:sales@example.com;transport=tcp"));
-        assert!(!a.matches(Some("sales"), "sip:sales@other.example"));
-        assert!(!a.matches(Some("+15550000000"), "sip:+15550000000@x"));
-        assert!(!a.matches(None, "sip:x"));
-        assert!(agent_config(&["*"]).matches(None, "sip:anything@x"));
     }
 
     #[test]

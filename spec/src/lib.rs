@@ -25,12 +25,14 @@
 //! Network reachability of a `base_url` is not checked here (only syntax);
 //! the engine's outbound guard decides at connect time.
 
+pub mod agent;
 mod check;
 pub mod flow;
 pub mod settings;
 
 use std::fmt;
 
+pub use agent::EngineOptions;
 pub use flow::{FlowIntent, FlowScript, FlowSlot, MAX_FLOW_BYTES, MAX_REGEX_BYTES};
 pub use settings::{
     DeepgramSettings, EspeakSettings, FlowSettings, LlmSettings, OpenAiLlmSettings,

@@ -22,45 +22,13 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::auth::TenantRole;
 use crate::auth::{api_key, session_cookie_value, session_id_of, Principal, CSRF_HEADER};
-use crate::domain::{Role, TenantId, TenantStatus, Timestamp, UserId, UserStatus};
+use crate::domain::{Role, TenantStatus, UserId, UserStatus};
 use crate::store::TenantScope;
 
-use super::app::AdminState;
 use super::error::ApiError;
-use super::login_flow::{csrf_matches, principal_of_session_id};
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    /// Who is calling and with which rights.
-    pub principal: Principal,
-    /// The human behind the request (for an API key: its creator; while
-    /// masquerading: the impersonated tenant user).
-    pub user_id: Option<UserId>,
-    /// Label for the audit log (email, `<email> (masquerade by <email>)`,
-    /// or `api_key:<id>`).
-    pub label: String,
-    /// The stored id (SHA-256 hex) of the session, `None` for API keys.
-    pub session_id: Option<String>,
-    /// The signed-in user's e-mail, `None` for API keys.
-    pub email: Option<String>,
-    /// The super admin acting as this user ("log in as"), if any.
-    pub masquerading_from: Option<UserId>,
-    /// That super admin's e-mail, for the panel's banner.
-    pub masquerader_email: Option<String>,
-}
-
-impl Authenticated {
-    /// The tenant the caller is confined to; `None` for a super admin.
-    pub fn tenant_id(&self) -> Option<TenantId> {
-        self.principal.tenant_id().and_then(|t| t.parse().ok())
-    }
-
-    /// Whether this is a super admin acting as a tenant user.
-    pub fn is_masquerade(&self) -> bool {
-        self.masquerading_from.is_some()
-    }
-}
+pub use crate::service::login::Authenticated;
+use crate::service::login::{csrf_matches, principal_of_session_id};
+use crate::state::AdminState;
 
 /// What a request presented.
 enum Credentials {
@@ -167,7 +135,7 @@ async fn by_api_key(state: &AdminState, header: &str) -> Result<Authenticated, A
     state
         .store
         .api_keys()
-        .touch(&scope, key.id, Timestamp::now())
+        .touch(&scope, key.id, state.store.now())
         .await?;
     Ok(Authenticated {
         principal: Principal::ApiKey {

@@ -225,6 +225,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(err: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError;
+        match err {
+            ServiceError::Invalid(fields) => {
+                let mut e = ApiError::validation();
+                for f in fields.0 {
+                    e = e.with_field(&f.field, f.message);
+                }
+                e
+            }
+            ServiceError::NotFound => ApiError::not_found(),
+            ServiceError::Forbidden => ApiError::forbidden(),
+            ServiceError::Conflict { field } => {
+                ApiError::conflict(field.rsplit('.').next().unwrap_or(field))
+            }
+            ServiceError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
 /// Body/query/path extractor errors in the API's shape: bad JSON is 400,
 /// a body over the limit 413, a bad query string 422, an unparsable path
 /// 404.

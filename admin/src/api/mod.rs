@@ -3,8 +3,9 @@
 //! * [`error`]: the one error shape every failure uses;
 //! * [`json_body`]: the request body extractor (JSON objects only);
 //! * [`auth`]: bearer authentication (API keys and session tokens);
-//! * [`app`]: shared state and route registration;
-//! * [`login_flow`]: the login service (also used by the web panel);
+//! * [`app`]: route registration (the shared state is
+//!   [`crate::state::AdminState`], the login service
+//!   [`crate::service::login`]);
 //! * [`openapi`]: the OpenAPI 3.1 document, served at `/api/v1/openapi.json`;
 //! * [`rate_limit`]: request rate limits (429 with `Retry-After`);
 //! * `routes/*`: one handler module per resource.
@@ -13,7 +14,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod json_body;
-pub mod login_flow;
+mod login_error;
 pub mod openapi;
 pub mod rate_limit;
 mod routes;

@@ -27,7 +27,7 @@
 //! when it has a body, 422 when it has a body or query parameters, 404
 //! when its path has parameters, and 429 and 500 always.
 //!
-//! `tests/api_openapi.rs` fails when a registered route is not documented.
+//! `tests/it/api_openapi.rs` fails when a registered route is not documented.
 
 use std::sync::OnceLock;
 

@@ -9,6 +9,7 @@
 //! error, never an invalid value.
 
 mod call;
+mod clock;
 mod enums;
 mod ids;
 mod json;
@@ -20,6 +21,7 @@ mod text;
 mod time;
 
 pub use call::{SipStatus, SipStatusError, TranscriptTurn, TurnLatency};
+pub use clock::{system_clock, Clock, ManualClock, SharedClock, SystemClock};
 pub use enums::{
     CallStatus, Direction, EnumError, Role, Speaker, TenantRole, TenantStatus, Transport,
     UserStatus,

@@ -7,11 +7,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::api::login_flow::{self, TotpEnrolment};
-use crate::api::{AdminState, ApiError};
 use crate::auth::PasswordPolicy;
+use crate::service::login::{self as login_flow, LoginError, TotpEnrolment};
+use crate::state::AdminState;
 
-use super::error::PanelError;
+use super::error::{login_status, PanelError};
 use super::login::CsrfOnly;
 use super::ui::{html, Chrome, Field, FieldErrors, Form, Link, MessagePage, Nav};
 use super::viewer::{client_ip, Viewer};
@@ -145,8 +145,8 @@ pub(crate) async fn change_password(
     html(&page, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
-fn status(e: &ApiError) -> u16 {
-    actix_web::ResponseError::status_code(e).as_u16()
+fn status(e: &LoginError) -> u16 {
+    login_status(e)
 }
 
 /// `POST /panel/account/totp/begin`: shows the new secret and its URI.

@@ -6,48 +6,43 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use parla_spec::agent as rules;
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::domain::{AgentId, JsonText, Name};
-use crate::store::{AgentSpec, DeleteGrant, SecretChange, TenantScope, VoiceAgent};
-use parla_spec::{AgentProviders, ProviderInput};
+use crate::domain::AgentId;
+use crate::service::agents::{self as service, AgentInput, Credentials, OptionsChange};
+use crate::state::AdminState;
+use crate::store::VoiceAgent;
 
-use super::audit_log::{page_of, Change, Saved};
+use super::audit_log::page_of;
 use super::error::PanelError;
 use super::fmt;
 use super::login::CsrfOnly;
-use super::secret::{self, AGENT_CREDENTIALS};
+use super::outcome::{ctx, form_errors};
 use super::ui::{
     html, Action, Cell, Field, FieldErrors, Form, FormPage, Link, ListPage, Nav, PageQuery, Pager,
     Row, Table,
 };
 use super::viewer::{redirect, Scoped, Viewer};
 
-/// Longest accepted greeting / system prompt / flow, in characters.
-const MAX_LONG_TEXT: usize = 20_000;
-/// Longest accepted provider name, voice or language tag.
-const MAX_SHORT_TEXT: usize = 100;
-
-/// What the audit log and the API show of an agent (no credentials).
-fn view(a: &VoiceAgent) -> serde_json::Value {
-    serde_json::json!({
-        "id": a.id,
-        "name": a.name,
-        "greeting": a.greeting,
-        "system_prompt": a.system_prompt,
-        "flow": a.flow.as_ref().map(|f| &f.0),
-        "language": a.language,
-        "stt_provider": a.stt_provider,
-        "llm_provider": a.llm_provider,
-        "tts_provider": a.tts_provider,
-        "voice": a.voice,
-        "barge_in_enabled": a.barge_in_enabled,
-        "barge_in_min_ms": a.barge_in_min_ms,
-        "endpointing_ms": a.endpointing_ms,
-        "credentials_set": a.credentials_enc.is_some(),
-    })
-}
+/// The form's fields, as named in the service's errors.
+const FIELDS: &[&str] = &[
+    "name",
+    "language",
+    "greeting",
+    "system_prompt",
+    "stt_provider",
+    "llm_provider",
+    "tts_provider",
+    "voice",
+    "barge_in_enabled",
+    "barge_in_min_ms",
+    "endpointing_ms",
+    "record",
+    "max_call_secs",
+    "flow",
+    "credentials",
+];
 
 /// The submitted form (every field as text, so nothing fails to decode).
 #[derive(Deserialize, Default)]
@@ -77,6 +72,10 @@ pub(crate) struct AgentForm {
     #[serde(default)]
     endpointing_ms: String,
     #[serde(default)]
+    record: String,
+    #[serde(default)]
+    max_call_secs: String,
+    #[serde(default)]
     flow: String,
     #[serde(default)]
     credentials: String,
@@ -99,6 +98,13 @@ impl AgentForm {
             barge_in_enabled: if a.barge_in_enabled { "on" } else { "" }.to_owned(),
             barge_in_min_ms: a.barge_in_min_ms.to_string(),
             endpointing_ms: a.endpointing_ms.to_string(),
+            record: match option(a, "record").and_then(|v| v.as_bool()) {
+                Some(true) => "on".to_owned(),
+                _ => String::new(),
+            },
+            max_call_secs: option(a, "max_call_secs")
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             flow: a
                 .flow
                 .as_ref()
@@ -108,13 +114,13 @@ impl AgentForm {
         }
     }
 
-    /// The defaults of a new agent.
+    /// The defaults of a new agent ([`parla_spec::agent`]).
     fn new_agent() -> AgentForm {
         AgentForm {
-            language: "en-US".to_owned(),
-            barge_in_enabled: "on".to_owned(),
-            barge_in_min_ms: "250".to_owned(),
-            endpointing_ms: "600".to_owned(),
+            language: rules::DEFAULT_LANGUAGE.to_owned(),
+            barge_in_enabled: if rules::DEFAULT_BARGE_IN { "on" } else { "" }.to_owned(),
+            barge_in_min_ms: rules::DEFAULT_BARGE_IN_MIN_MS.to_string(),
+            endpointing_ms: rules::DEFAULT_ENDPOINTING_MS.to_string(),
             ..Default::default()
         }
     }
@@ -152,151 +158,89 @@ impl AgentForm {
                 tr.s("agents.endpointing_ms"),
                 &self.endpointing_ms,
             ),
+            Field::checkbox("record", tr.s("agents.record"), self.record == "on"),
+            Field::input(
+                "number",
+                "max_call_secs",
+                tr.s("agents.max_call_secs"),
+                &self.max_call_secs,
+            )
+            .help(tr.s("agents.max_call_secs_help")),
             Field::textarea("flow", tr.s("agents.flow"), &self.flow).help(tr.s("agents.flow_help")),
             Field::secret("credentials", tr.s("agents.credentials"), credentials_set)
                 .help(tr.s("agents.credentials_help")),
         ]
     }
 
-    /// The spec and the credentials change, or the field errors.
-    ///
-    /// The providers are checked against the tenant allow-lists
-    /// ([`parla_spec`], as the API does) with the submitted credentials, or
-    /// the `stored` ones when the field is left empty.
-    fn parse(
-        &self,
-        v: &Viewer,
-        state: &AdminState,
-        scope: &TenantScope,
-        stored: Result<Option<serde_json::Value>, String>,
-    ) -> Result<Result<(AgentSpec, SecretChange), FieldErrors>, PanelError> {
-        let tr = v.tr;
+    /// The service's input, or the errors of fields that are not even
+    /// well-formed (JSON that does not parse, a number that is not one).
+    /// Form encoding is normalised: one-line fields are trimmed, CRLF line
+    /// breaks become LF.
+    fn input(&self, tr: super::i18n::Tr) -> (AgentInput, FieldErrors) {
         let mut errors = FieldErrors::default();
-        let name: Option<Name> = errors.parse("name", &self.name, tr.s("err.name"));
-        // The API's text checks (crate::domain::check_line / check_free_text).
-        let short = |errors: &mut FieldErrors, field: &'static str, value: &str| {
-            let value = value.trim();
-            if let Err(e) = crate::domain::check_line(value, MAX_SHORT_TEXT) {
-                errors.add(field, super::ui::text_error(tr, e));
-            }
-            value.to_owned()
-        };
-        let long = |errors: &mut FieldErrors, field: &'static str, value: &str| {
-            if let Err(e) = crate::domain::check_free_text(value, MAX_LONG_TEXT) {
-                errors.add(field, super::ui::text_error(tr, e));
-            }
-            value.replace("\r\n", "\n")
-        };
-        let language = short(&mut errors, "language", &self.language);
-        if language.is_empty()
-            || !language
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            errors.add("language", tr.s("err.language"));
-        }
-        let ms = |errors: &mut FieldErrors, field: &'static str, value: &str, min: u32| match value
-            .trim()
-            .parse::<u32>()
-        {
-            Ok(n) if (min..=60_000).contains(&n) => n,
-            _ => {
+        let long = |value: &str| value.replace("\r\n", "\n");
+        let ms = |errors: &mut FieldErrors, field: &'static str, value: &str| {
+            value.trim().parse::<u32>().unwrap_or_else(|_| {
                 errors.add(field, tr.s("err.milliseconds"));
                 0
-            }
+            })
         };
-        let barge_in_min_ms = ms(&mut errors, "barge_in_min_ms", &self.barge_in_min_ms, 0);
-        let endpointing_ms = ms(&mut errors, "endpointing_ms", &self.endpointing_ms, 1);
-        let flow = if self.flow.trim().is_empty() {
-            None
-        } else {
-            match serde_json::from_str::<serde_json::Value>(&self.flow) {
-                Ok(j) if self.flow.chars().count() <= MAX_LONG_TEXT => Some(JsonText(j)),
-                _ => {
+        let barge_in_min_ms = ms(&mut errors, "barge_in_min_ms", &self.barge_in_min_ms);
+        let endpointing_ms = ms(&mut errors, "endpointing_ms", &self.endpointing_ms);
+        let flow = match self.flow.trim() {
+            "" => None,
+            text => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(j) => Some(j),
+                Err(_) => {
                     errors.add("flow", tr.s("err.json"));
                     None
                 }
-            }
+            },
         };
         let creds = self.credentials.trim();
-        let (credentials, submitted) = match serde_json::from_str::<serde_json::Value>(creds) {
-            _ if creds.is_empty() => (String::new(), None),
-            Ok(c) if c.is_object() => (c.to_string(), Some(c)),
+        let credentials = match serde_json::from_str::<serde_json::Value>(creds) {
+            _ if creds.is_empty() && self.credentials_clear == "on" => Credentials::Clear,
+            _ if creds.is_empty() => Credentials::Keep,
+            Ok(c) if c.is_object() => Credentials::Set(c),
             _ => {
                 errors.add("credentials", tr.s("err.json_object"));
-                (String::new(), None)
+                Credentials::Keep
             }
         };
-        let clear = self.credentials_clear == "on";
-        // The credentials the agent will have: the submitted ones, none
-        // (cleared), or the stored ones, checked with the submitted kinds.
-        let effective = match (&submitted, creds.is_empty(), clear, stored) {
-            (Some(c), ..) => Some(c.clone()),
-            (None, false, ..) | (None, true, true, _) => None,
-            (None, true, false, Ok(stored)) => stored,
-            (None, true, false, Err(message)) => {
-                errors.add("credentials", message);
-                None
-            }
+        // Options the form shows; the others are kept as stored. A number
+        // that does not parse goes as text, so the service names the error.
+        let mut options = serde_json::Map::new();
+        options.insert("record".into(), (self.record == "on").into());
+        let secs = self.max_call_secs.trim();
+        let secs = match secs.parse::<i64>() {
+            _ if secs.is_empty() => serde_json::Value::Null,
+            Ok(n) => n.into(),
+            Err(_) => secs.into(),
         };
-        let kinds = match AgentProviders::from_input(&ProviderInput {
-            stt_provider: self.stt_provider.trim(),
-            llm_provider: self.llm_provider.trim(),
-            tts_provider: self.tts_provider.trim(),
-            credentials: effective.as_ref(),
-            flow: flow.as_ref().map(|f| &f.0),
-        }) {
-            Ok(p) => Some(p.kinds()),
-            Err(e) => {
-                for f in e.fields {
-                    let (field, message) = spec_field(&f.field, &f.message);
-                    errors.add(field, message);
-                }
-                None
-            }
-        };
-        let greeting = long(&mut errors, "greeting", &self.greeting);
-        let system_prompt = long(&mut errors, "system_prompt", &self.system_prompt);
-        let voice = short(&mut errors, "voice", &self.voice);
-        let (Some(name), Some((stt, llm, tts)), true) = (name, kinds, errors.is_empty()) else {
-            return Ok(Err(errors));
-        };
-        let (stt_provider, llm_provider, tts_provider) =
-            (stt.to_owned(), llm.to_owned(), tts.to_owned());
-        let credentials = secret::change(state, scope, AGENT_CREDENTIALS, &credentials, clear)?;
-        let spec = AgentSpec {
-            name,
-            greeting,
-            system_prompt,
+        options.insert("max_call_secs".into(), secs);
+        let input = AgentInput {
+            name: self.name.trim().to_owned(),
+            greeting: long(&self.greeting),
+            system_prompt: long(&self.system_prompt),
             flow,
-            language,
-            stt_provider,
-            llm_provider,
-            tts_provider,
-            voice,
+            language: self.language.trim().to_owned(),
+            stt_provider: self.stt_provider.trim().to_owned(),
+            llm_provider: self.llm_provider.trim().to_owned(),
+            tts_provider: self.tts_provider.trim().to_owned(),
+            voice: self.voice.trim().to_owned(),
             barge_in_enabled: self.barge_in_enabled == "on",
             barge_in_min_ms,
             endpointing_ms,
+            credentials,
+            engine_options: OptionsChange::Merge(options),
         };
-        Ok(Ok((spec, credentials)))
+        (input, errors)
     }
 }
 
-/// A refused setting ([`parla_spec::FieldError`]) as the form field that
-/// holds it and its message (the full path, for settings inside the
-/// credentials or the flow script).
-fn spec_field(path: &str, message: &str) -> (&'static str, String) {
-    for field in ["stt_provider", "llm_provider", "tts_provider"] {
-        if path == field {
-            return (field, message.to_owned());
-        }
-    }
-    let field = if path.starts_with("flow") {
-        "flow"
-    } else {
-        "credentials"
-    };
-    (field, format!("{path}: {message}"))
+/// A stored engine option of `a`, if set.
+fn option<'a>(a: &'a VoiceAgent, key: &str) -> Option<&'a serde_json::Value> {
+    a.engine_options.as_ref().and_then(|o| o.0.get(key))
 }
 
 /// The create/edit page.
@@ -457,41 +401,33 @@ pub(crate) async fn edit_form(
     )
 }
 
-/// Saves the form as a new agent (`before` = `None`) or over `before`,
-/// audited; the field errors if the input is invalid or the name taken.
+/// Saves the form as a new agent (`id` = `None`) or over agent `id`
+/// through [`crate::service::agents`]; the field errors if refused.
 async fn save(
     state: &AdminState,
     req: &HttpRequest,
     v: &Viewer,
     t: &Scoped,
     f: &AgentForm,
-    before: Option<&VoiceAgent>,
+    id: Option<AgentId>,
 ) -> Result<Result<VoiceAgent, FieldErrors>, PanelError> {
-    let stored = match before {
-        Some(b) => b.decrypted_credentials(&state.secrets),
-        None => Ok(None),
-    };
-    let (spec, creds) = match f.parse(v, state, &t.scope, stored)? {
-        Ok(parsed) => parsed,
-        Err(errors) => return Ok(Err(errors)),
-    };
-    let agents = state.store.agents();
-    let saved = match before {
-        None => {
-            let creds = match creds {
-                SecretChange::Set(c) => Some(c),
-                SecretChange::Keep | SecretChange::Clear => None,
-            };
-            agents.create(&t.scope, &spec, creds.as_ref()).await
+    let (input, mut errors) = f.input(v.tr);
+    if !errors.is_empty() {
+        // Also show what the service refuses among the well-formed fields.
+        if let Err(e) = service::check_input(&state.secrets, &input) {
+            errors.merge(form_errors(v.tr, e, FIELDS)?);
         }
-        Some(b) => agents.update(&t.scope, b.id, &spec, &creds).await,
+        return Ok(Err(errors));
+    }
+    let actor = v.actor(req);
+    let saved = match id {
+        None => service::create(ctx(state, &actor), &t.scope, &input).await,
+        Some(id) => service::update(ctx(state, &actor), &t.scope, id, &input).await,
     };
-    let audit = Saved {
-        actions: ["agent.create", "agent.update"],
-        before,
-        view: |row| (row.id.to_string(), view(row)),
-    };
-    audit.finish(state, req, v, t.tenant.id, saved).await
+    match saved {
+        Ok(a) => Ok(Ok(a)),
+        Err(e) => form_errors(v.tr, e, FIELDS).map(Err),
+    }
 }
 
 /// `POST /panel/t/{tid}/agents`.
@@ -523,7 +459,7 @@ pub(crate) async fn update(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let (t, before) = load(&state, &v, &path).await?;
     v.require(v.can_manage())?;
-    match save(&state, &req, &v, &t, &f, Some(&before)).await? {
+    match save(&state, &req, &v, &t, &f, Some(before.id)).await? {
         Ok(a) => Ok(redirect(&format!(
             "/panel/t/{}/agents/{}?saved=1",
             t.tenant.id, a.id
@@ -549,14 +485,6 @@ pub(crate) async fn delete(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let (t, before) = load(&state, &v, &path).await?;
     v.require(v.can_delete())?;
-    state
-        .store
-        .agents()
-        .delete(&t.scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::new("agent.delete", Some(t.tenant.id), before.id)
-        .before(view(&before))
-        .record(&state, &req, &v)
-        .await?;
+    service::delete(ctx(&state, &v.actor(&req)), &t.scope, before.id).await?;
     Ok(redirect(&format!("/panel/t/{}/agents", t.tenant.id)))
 }

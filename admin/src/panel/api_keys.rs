@@ -5,30 +5,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::auth::ApiKey as KeyGen;
-use crate::domain::{ApiKeyId, Name, Opaque, Timestamp};
-use crate::store::{ApiKey, DeleteGrant, NewApiKey};
+use crate::domain::ApiKeyId;
+use crate::service::api_keys as service;
+use crate::state::AdminState;
+use crate::store::ApiKey;
 
-use super::audit_log::{page_of, Change};
-use super::error::{conflict_field, PanelError};
+use super::audit_log::page_of;
+use super::error::PanelError;
 use super::fmt;
 use super::login::CsrfOnly;
+use super::outcome::{ctx, form_errors};
 use super::ui::{
-    html, Action, Cell, Field, FieldErrors, Form, Link, ListPage, MessagePage, Nav, PageQuery,
-    Pager, Row, Table,
+    html, Action, Cell, Field, Form, Link, ListPage, MessagePage, Nav, PageQuery, Pager, Row, Table,
 };
 use super::viewer::{redirect, Scoped, Viewer};
-
-/// What the audit log records of a key (never the key or its hash).
-fn view(k: &ApiKey) -> serde_json::Value {
-    serde_json::json!({
-        "id": k.id,
-        "name": k.name,
-        "prefix": k.prefix,
-        "revoked_at": k.revoked_at,
-    })
-}
 
 #[derive(Deserialize, Default)]
 pub(crate) struct CreateForm {
@@ -138,41 +128,23 @@ pub(crate) async fn create(
     let t = v.tenant(&state, &path).await?;
     v.require(v.can_manage())?;
     let tr = v.tr;
-    let mut errors = FieldErrors::default();
-    let name: Option<Name> = errors.parse("name", &f.name, tr.s("err.name"));
-    let created_by = v.who.user_id.ok_or(PanelError::Forbidden)?;
-    if let (Some(name), true) = (name, errors.is_empty()) {
-        let generated = KeyGen::generate();
-        let new = NewApiKey {
-            name,
-            prefix: generated.prefix.clone(),
-            key_hash: Opaque::new(generated.hash.clone()),
-            created_by,
-        };
-        match state.store.api_keys().create(&t.scope, new).await {
-            Ok(k) => {
-                Change::new("api_key.create", Some(t.tenant.id), k.id)
-                    .after(view(&k))
-                    .record(&state, &req, &v)
-                    .await?;
-                let page = MessagePage {
-                    c: v.chrome(tr.s("keys.created"), Nav::ApiKeys, Some(&t.tenant)),
-                    heading: tr.s("keys.created").to_owned(),
-                    paragraphs: vec![tr.s("keys.shown_once").to_owned()],
-                    code: vec![generated.plaintext],
-                    link: Some(Link {
-                        href: format!("/panel/t/{}/api-keys", t.tenant.id),
-                        label: tr.s("keys.title"),
-                    }),
-                };
-                return html(&page, StatusCode::OK);
-            }
-            Err(e) => match conflict_field(&e) {
-                Some("name") => errors.add("name", tr.s("err.taken")),
-                _ => return Err(e.into()),
-            },
+    let actor = v.actor(&req);
+    let errors = match service::create(ctx(&state, &actor), &t.scope, &f.name).await {
+        Ok(created) => {
+            let page = MessagePage {
+                c: v.chrome(tr.s("keys.created"), Nav::ApiKeys, Some(&t.tenant)),
+                heading: tr.s("keys.created").to_owned(),
+                paragraphs: vec![tr.s("keys.shown_once").to_owned()],
+                code: vec![created.plaintext],
+                link: Some(Link {
+                    href: format!("/panel/t/{}/api-keys", t.tenant.id),
+                    label: tr.s("keys.title"),
+                }),
+            };
+            return html(&page, StatusCode::OK);
         }
-    }
+        Err(e) => form_errors(tr, e, &["name"])?,
+    };
     let form = create_form(&v, &t, &f).with_errors(&errors);
     render(&state, &v, &t, "", form, StatusCode::UNPROCESSABLE_ENTITY).await
 }
@@ -204,16 +176,7 @@ pub(crate) async fn revoke(
 ) -> Result<HttpResponse, PanelError> {
     let (v, t, before) = load(&state, &req, &path, &f.csrf_token).await?;
     v.require(v.can_manage())?;
-    let after = state
-        .store
-        .api_keys()
-        .revoke(&t.scope, before.id, Timestamp::now())
-        .await?;
-    Change::new("api_key.revoke", Some(t.tenant.id), before.id)
-        .before(view(&before))
-        .after(view(&after))
-        .record(&state, &req, &v)
-        .await?;
+    service::revoke(ctx(&state, &v.actor(&req)), &t.scope, before.id).await?;
     Ok(redirect(&format!("/panel/t/{}/api-keys", t.tenant.id)))
 }
 
@@ -226,14 +189,6 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, PanelError> {
     let (v, t, before) = load(&state, &req, &path, &f.csrf_token).await?;
     v.require(v.can_delete())?;
-    state
-        .store
-        .api_keys()
-        .delete(&t.scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::new("api_key.delete", Some(t.tenant.id), before.id)
-        .before(view(&before))
-        .record(&state, &req, &v)
-        .await?;
+    service::delete(ctx(&state, &v.actor(&req)), &t.scope, before.id).await?;
     Ok(redirect(&format!("/panel/t/{}/api-keys", t.tenant.id)))
 }

@@ -1,118 +1,16 @@
-//! The audit log: recording the panel's mutations, and the log pages (a
-//! tenant's entries; every entry for the super admin).
+//! The audit log pages: a tenant's entries; every entry for the super admin
+//! (the services record them, see `crate::service`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::domain::{TenantId, Timestamp};
-use crate::store::{AuditEntry, AuditFilter, NewAuditEntry, Page, StoreError};
+use crate::state::AdminState;
+use crate::store::{AuditEntry, AuditFilter, Page};
 
-use super::error::{conflict_field, PanelError};
+use super::error::PanelError;
 use super::fmt;
-use super::ui::{ok, url_encode, Cell, Field, FieldErrors, Form, ListPage, Nav, Pager, Row, Table};
-use super::viewer::{client_ip, Viewer};
-
-/// One mutation to record.
-pub(crate) struct Change {
-    /// Dotted action, e.g. `agent.update` (the same names as the API).
-    pub action: &'static str,
-    pub tenant: Option<TenantId>,
-    pub target: String,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
-impl Change {
-    /// A change of `target` in `tenant`, without states yet.
-    pub fn new(action: &'static str, tenant: Option<TenantId>, target: impl ToString) -> Change {
-        Change {
-            action,
-            tenant,
-            target: target.to_string(),
-            before: None,
-            after: None,
-        }
-    }
-
-    pub fn before(mut self, v: serde_json::Value) -> Change {
-        self.before = Some(v);
-        self
-    }
-
-    pub fn after(mut self, v: serde_json::Value) -> Change {
-        self.after = Some(v);
-        self
-    }
-
-    /// Appends the entry, by `v` (the label carries a masquerading super
-    /// admin too).
-    pub async fn record(
-        self,
-        state: &AdminState,
-        req: &HttpRequest,
-        v: &Viewer,
-    ) -> Result<(), PanelError> {
-        state
-            .store
-            .audit()
-            .record(NewAuditEntry {
-                actor_user_id: v.who.user_id,
-                actor_label: v.who.label.clone(),
-                tenant_id: self.tenant,
-                action: self.action.to_owned(),
-                target: self.target,
-                before: self.before,
-                after: self.after,
-                ip: client_ip(req).map(|ip| ip.to_string()),
-                at: Timestamp::now(),
-            })
-            .await?;
-        Ok(())
-    }
-}
-
-/// How a form save of a named resource (agent, trunk) is audited.
-pub(crate) struct Saved<'a, T> {
-    /// Audit actions for a creation and an update, e.g. `agent.create`.
-    pub actions: [&'static str; 2],
-    /// The stored state before an update; `None` for a creation.
-    pub before: Option<&'a T>,
-    /// The audited view of a row (no secrets) and its id.
-    pub view: fn(&T) -> (String, serde_json::Value),
-}
-
-impl<T> Saved<'_, T> {
-    /// Audits a successful save; turns a name clash into a field error on
-    /// `name`; passes other errors on.
-    pub async fn finish(
-        self,
-        state: &AdminState,
-        req: &HttpRequest,
-        v: &Viewer,
-        tenant: TenantId,
-        saved: Result<T, StoreError>,
-    ) -> Result<Result<T, FieldErrors>, PanelError> {
-        match saved {
-            Ok(row) => {
-                let (id, after) = (self.view)(&row);
-                let action = self.actions[usize::from(self.before.is_some())];
-                let mut change = Change::new(action, Some(tenant), id).after(after);
-                if let Some(b) = self.before {
-                    change = change.before((self.view)(b).1);
-                }
-                change.record(state, req, v).await?;
-                Ok(Ok(row))
-            }
-            Err(e) if conflict_field(&e) == Some("name") => {
-                let mut errors = FieldErrors::default();
-                errors.add("name", v.tr.s("err.taken"));
-                Ok(Err(errors))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-}
+use super::ui::{ok, url_encode, Cell, Field, Form, ListPage, Nav, Pager, Row, Table};
+use super::viewer::Viewer;
 
 /// `?action=&page=`.
 #[derive(Deserialize, Default)]

@@ -10,8 +10,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::api::AdminState;
 use crate::domain::{CallId, Speaker, TurnLatency};
+use crate::state::AdminState;
 use crate::store::CallRecord;
 
 use super::calls::status_class;
@@ -177,6 +177,9 @@ struct CallPage {
     waterfall: Option<Waterfall>,
     recording_url: Option<String>,
     back: String,
+    /// For a live call: the API's event stream of the call (read by
+    /// `live.js`) and the hang-up form's URL (see [`super::live`]).
+    live: Option<(String, String)>,
 }
 
 async fn load(
@@ -287,6 +290,12 @@ pub(crate) async fn page(
         transcript,
         waterfall: waterfall(tr, &call.latency.0),
         recording_url,
+        live: call.status.is_live().then(|| {
+            (
+                format!("/api/v1/tenants/{}/calls/{}/events", t.tenant.id, call.id),
+                format!("{base}/calls/{}/hangup", call.id),
+            )
+        }),
         back: format!("{base}/calls"),
     })
 }

@@ -5,8 +5,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
 use crate::domain::{AgentId, CallStatus, Direction};
+use crate::state::AdminState;
 use crate::store::{CallFilter, CallRecord, Page, Paged, TenantScope};
 
 use super::audit_log::page_of;

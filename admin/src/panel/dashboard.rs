@@ -8,8 +8,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::api::AdminState;
-use crate::domain::Timestamp;
+use crate::state::AdminState;
 use crate::store::{CallFilter, CallRecord, Page};
 
 use super::calls::{agent_names, call_rows};
@@ -74,7 +73,7 @@ async fn tenant_stats_of(state: &AdminState, tr: Tr, t: &Scoped) -> Result<Stats
     let calls = state.store.calls();
     let live = calls.live_count(&t.scope).await?;
     let filter = CallFilter {
-        from: Some(fmt::start_of_day(Timestamp::now())),
+        from: Some(fmt::start_of_day(state.store.now())),
         ..Default::default()
     };
     let mut v2v = vec![];

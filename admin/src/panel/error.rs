@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::api::ApiError;
+use crate::service::login::LoginError;
 use crate::store::StoreError;
 
 /// A failed panel request.
@@ -82,30 +82,47 @@ impl From<StoreError> for PanelError {
     }
 }
 
-impl From<ApiError> for PanelError {
-    fn from(err: ApiError) -> Self {
-        match err.status_code().as_u16() {
-            401 => PanelError::LoginRequired,
-            403 => PanelError::Forbidden,
-            404 => PanelError::NotFound,
-            400 | 422 => PanelError::BadRequest,
-            429 => PanelError::TooManyRequests(err.retry_after().unwrap_or(60)),
-            _ => PanelError::Internal,
+impl From<LoginError> for PanelError {
+    fn from(err: LoginError) -> Self {
+        PanelError::of_login(&err)
+    }
+}
+
+impl PanelError {
+    /// The page error for a login-service failure: login required, 403,
+    /// 404, 400 for invalid input, 429 with `Retry-After`, else 500.
+    pub(crate) fn of_login(err: &LoginError) -> Self {
+        match err {
+            LoginError::Unauthorized => PanelError::LoginRequired,
+            LoginError::Forbidden | LoginError::TenantSuspended => PanelError::Forbidden,
+            LoginError::NotFound | LoginError::Store(StoreError::NotFound) => PanelError::NotFound,
+            LoginError::Invalid { .. } => PanelError::BadRequest,
+            LoginError::TooManyRequests(secs) => PanelError::TooManyRequests(*secs),
+            LoginError::Conflict(_) | LoginError::Store(StoreError::Conflict { .. }) => {
+                PanelError::Internal
+            }
+            LoginError::Store(other) => PanelError::internal(other),
+            LoginError::Internal(detail) => PanelError::internal(detail),
         }
+    }
+}
+
+/// The HTTP status the JSON API gives `err` (the panel's login and account
+/// pages answer with the same).
+pub(crate) fn login_status(err: &LoginError) -> u16 {
+    match err {
+        LoginError::Unauthorized => 401,
+        LoginError::Forbidden | LoginError::TenantSuspended => 403,
+        LoginError::NotFound | LoginError::Store(StoreError::NotFound) => 404,
+        LoginError::Conflict(_) | LoginError::Store(StoreError::Conflict { .. }) => 409,
+        LoginError::Invalid { .. } => 422,
+        LoginError::TooManyRequests(_) => 429,
+        LoginError::Store(_) | LoginError::Internal(_) => 500,
     }
 }
 
 impl From<askama::Error> for PanelError {
     fn from(err: askama::Error) -> Self {
         PanelError::internal(err)
-    }
-}
-
-/// The form field of a unique-constraint violation (`"agent.name"` →
-/// `"name"`), or `None` for any other error.
-pub(crate) fn conflict_field(err: &StoreError) -> Option<&'static str> {
-    match err {
-        StoreError::Conflict { field } => field.rsplit('.').next(),
-        _ => None,
     }
 }

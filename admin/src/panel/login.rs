@@ -1,6 +1,6 @@
 //! Login (password, then TOTP or recovery code when enabled), logout, and
 //! "log in as" (masquerade) start/end, on top of the login service
-//! ([`crate::api::login_flow`]).
+//! ([`crate::service::login`]).
 //!
 //! The login forms count against the API login's request limits (429 with
 //! `Retry-After`), and their failures against the same login throttle.
@@ -14,13 +14,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::api::login_flow::{self, LoginOutcome, SignedIn};
-use crate::api::{AdminState, ApiError};
 use crate::auth::random;
 use crate::auth::session::{clear_cookie_header, set_cookie_header};
 use crate::domain::TenantId;
+use crate::service::login::{self as login_flow, LoginError, LoginOutcome, SignedIn};
+use crate::state::AdminState;
 
-use super::error::PanelError;
+use super::error::{login_status, PanelError};
 use super::i18n::Tr;
 use super::ui::{html, Chrome};
 use super::viewer::{client_ip, cookie, here, redirect, tokens_match, tr_of, Viewer};
@@ -181,21 +181,21 @@ pub(crate) async fn second_factor(
 }
 
 /// The login page again with the reason of `e`.
-fn failed(mut page: LoginPage, e: &ApiError) -> Result<HttpResponse, PanelError> {
+fn failed(mut page: LoginPage, e: &LoginError) -> Result<HttpResponse, PanelError> {
     let tr = page.c.tr;
-    let status = actix_web::ResponseError::status_code(e);
+    let status = StatusCode::from_u16(login_status(e)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     page.error = Some(match status.as_u16() {
         401 if page.step == "code" => tr.s("login.wrong_code"),
         401 => tr.s("login.wrong_credentials"),
-        403 if e.code() == "tenant_suspended" => tr.s("login.tenant_suspended"),
+        403 if matches!(e, LoginError::TenantSuspended) => tr.s("login.tenant_suspended"),
         403 => tr.s("login.no_access"),
         429 => tr.s("login.too_many"),
-        _ => return Err(PanelError::from(e.clone())),
+        _ => return Err(PanelError::of_login(e)),
     });
     let mut res = page.respond(status)?;
-    if let Some(secs) = e.retry_after() {
+    if let LoginError::TooManyRequests(secs) = e {
         res.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(*secs));
     }
     Ok(res)
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use actix_web::{middleware, web};
 
-use crate::api::AdminState;
+use crate::state::AdminState;
 
 mod account;
 mod agents;
@@ -37,9 +37,10 @@ mod error;
 mod fmt;
 pub mod i18n;
 mod layer;
+mod live;
 mod login;
 mod numbers;
-mod secret;
+mod outcome;
 mod tenants;
 mod trunks;
 mod ui;
@@ -171,6 +172,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/t/{tid}/trunks/{id}/delete", post().to(trunks::delete))
         .route("/t/{tid}/calls", get().to(calls::list))
         .route("/t/{tid}/calls/{id}", get().to(call_detail::page))
+        .route("/t/{tid}/calls/{id}/hangup", post().to(live::hangup))
+        .route("/live", get().to(live::list))
         .route(
             "/t/{tid}/calls/{id}/recording",
             get().to(call_detail::recording),

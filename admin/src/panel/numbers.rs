@@ -7,25 +7,23 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::domain::{AgentId, NumberAddress, NumberId};
-use crate::store::{DeleteGrant, NewNumber, PhoneNumber, StoreError};
+use crate::domain::{AgentId, NumberId};
+use crate::service::numbers as service;
+use crate::state::AdminState;
+use crate::store::PhoneNumber;
 
-use super::audit_log::{page_of, Change};
+use super::audit_log::page_of;
 use super::calls::agent_names;
-use super::error::{conflict_field, PanelError};
+use super::error::PanelError;
 use super::fmt;
 use super::i18n::Tr;
 use super::login::CsrfOnly;
+use super::outcome::{ctx, form_errors};
 use super::ui::{
     html, Action, Cell, Field, FieldErrors, Form, FormPage, Link, ListPage, Nav, PageQuery, Pager,
     Row, Table,
 };
 use super::viewer::{redirect, Scoped, Viewer};
-
-fn view(n: &PhoneNumber) -> serde_json::Value {
-    serde_json::json!({ "id": n.id, "address": n.address, "agent_id": n.agent_id })
-}
 
 #[derive(Deserialize, Default)]
 pub(crate) struct NumberForm {
@@ -50,13 +48,13 @@ fn agent_field(tr: Tr, agents: &[(AgentId, String)], selected: &str) -> Field {
 }
 
 /// The agent chosen in the form (`None` for "none"), or a field error.
-fn chosen_agent(tr: Tr, errors: &mut FieldErrors, raw: &str) -> Option<AgentId> {
-    if raw.trim().is_empty() {
-        None
-    } else {
-        errors.parse("agent", raw, tr.s("err.invalid_choice"))
-    }
+/// The chosen agent id (`None`: "no agent").
+fn chosen_agent(raw: &str) -> Option<&str> {
+    Some(raw.trim()).filter(|r| !r.is_empty())
 }
+
+/// The form's fields, as named in the service's errors.
+const FIELDS: &[&str] = &["address", "agent"];
 
 async fn render(
     state: &AdminState,
@@ -154,31 +152,18 @@ pub(crate) async fn create(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let t = v.tenant(&state, &path).await?;
     v.require(can_create(&v))?;
-    let tr = v.tr;
-    let mut errors = FieldErrors::default();
-    let address: Option<NumberAddress> = errors.parse("address", &f.address, tr.s("err.address"));
-    let agent_id = chosen_agent(tr, &mut errors, &f.agent);
-    if let (Some(address), true) = (address, errors.is_empty()) {
-        match state
-            .store
-            .numbers()
-            .create(&t.scope, NewNumber { address, agent_id })
-            .await
-        {
-            Ok(n) => {
-                Change::new("number.create", Some(t.tenant.id), n.id)
-                    .after(view(&n))
-                    .record(&state, &req, &v)
-                    .await?;
-                return Ok(redirect(&format!("/panel/t/{}/numbers", t.tenant.id)));
-            }
-            Err(StoreError::NotFound) => errors.add("agent", tr.s("err.invalid_choice")),
-            Err(e) => match conflict_field(&e) {
-                Some("address") => errors.add("address", tr.s("err.taken")),
-                _ => return Err(e.into()),
-            },
-        }
-    }
+    let actor = v.actor(&req);
+    let created = service::create(
+        ctx(&state, &actor),
+        &t.scope,
+        &f.address,
+        chosen_agent(&f.agent),
+    )
+    .await;
+    let errors = match created {
+        Ok(_) => return Ok(redirect(&format!("/panel/t/{}/numbers", t.tenant.id))),
+        Err(e) => form_errors(v.tr, e, FIELDS)?,
+    };
     render(
         &state,
         &v,
@@ -279,27 +264,18 @@ pub(crate) async fn update(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let (t, before) = load(&state, &v, &path).await?;
     v.require(v.can_manage())?;
-    let mut errors = FieldErrors::default();
-    let agent = chosen_agent(v.tr, &mut errors, &f.agent);
-    if errors.is_empty() {
-        match state
-            .store
-            .numbers()
-            .assign_agent(&t.scope, before.id, agent)
-            .await
-        {
-            Ok(after) => {
-                Change::new("number.update", Some(t.tenant.id), after.id)
-                    .before(view(&before))
-                    .after(view(&after))
-                    .record(&state, &req, &v)
-                    .await?;
-                return Ok(redirect(&format!("/panel/t/{}/numbers", t.tenant.id)));
-            }
-            Err(StoreError::NotFound) => errors.add("agent", v.tr.s("err.invalid_choice")),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let actor = v.actor(&req);
+    let saved = service::assign(
+        ctx(&state, &actor),
+        &t.scope,
+        before.id,
+        chosen_agent(&f.agent),
+    )
+    .await;
+    let errors = match saved {
+        Ok(_) => return Ok(redirect(&format!("/panel/t/{}/numbers", t.tenant.id))),
+        Err(e) => form_errors(v.tr, e, FIELDS)?,
+    };
     edit_page(
         &state,
         &v,
@@ -322,14 +298,6 @@ pub(crate) async fn delete(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let (t, before) = load(&state, &v, &path).await?;
     v.require(v.can_delete())?;
-    state
-        .store
-        .numbers()
-        .delete(&t.scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::new("number.delete", Some(t.tenant.id), before.id)
-        .before(view(&before))
-        .record(&state, &req, &v)
-        .await?;
+    service::delete(ctx(&state, &v.actor(&req)), &t.scope, before.id).await?;
     Ok(redirect(&format!("/panel/t/{}/numbers", t.tenant.id)))
 }

@@ -5,16 +5,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::domain::{Name, Slug, TenantId, TenantStatus};
-use crate::store::{DeleteGrant, NewTenant, Tenant, TenantUpdate};
+use crate::domain::{TenantId, TenantStatus};
+use crate::service::tenants as service;
+use crate::state::AdminState;
+use crate::store::Tenant;
 
-use super::audit_log::{page_of, Change};
-use super::error::{conflict_field, PanelError};
+use super::audit_log::page_of;
+use super::error::PanelError;
 use super::fmt;
-use super::ui::{
-    html, Action, Cell, Field, FieldErrors, Form, ListPage, Nav, PageQuery, Pager, Row, Table,
-};
+use super::outcome::{ctx, form_errors};
+use super::ui::{html, Action, Cell, Field, Form, ListPage, Nav, PageQuery, Pager, Row, Table};
 use super::viewer::{redirect, Viewer};
 
 #[derive(Deserialize, Default)]
@@ -139,35 +139,12 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, PanelError> {
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     super_only(&v)?;
-    let tr = v.tr;
-    let mut errors = FieldErrors::default();
-    let name: Option<Name> = errors.parse("name", &f.name, tr.s("err.name"));
-    let slug: Option<Slug> = errors.parse("slug", &f.slug, tr.s("err.slug"));
-    let plan: Option<Slug> = if f.plan.trim().is_empty() {
-        None
-    } else {
-        errors.parse("plan", &f.plan, tr.s("err.slug"))
+    let actor = v.actor(&req);
+    let plan = Some(f.plan.as_str());
+    let errors = match service::create(ctx(&state, &actor), &f.name, &f.slug, plan).await {
+        Ok(_) => return Ok(redirect("/panel/tenants")),
+        Err(e) => form_errors(v.tr, e, &["name", "slug", "plan"])?,
     };
-    if let (Some(name), Some(slug), true) = (name, slug, errors.is_empty()) {
-        match state
-            .store
-            .tenants()
-            .create(NewTenant { name, slug, plan })
-            .await
-        {
-            Ok(t) => {
-                Change::new("tenant.create", Some(t.id), t.id)
-                    .after(serde_json::to_value(&t).unwrap_or_default())
-                    .record(&state, &req, &v)
-                    .await?;
-                return Ok(redirect("/panel/tenants"));
-            }
-            Err(e) => match conflict_field(&e) {
-                Some(field @ ("name" | "slug")) => errors.add(field, tr.s("err.taken")),
-                _ => return Err(e.into()),
-            },
-        }
-    }
     let form = create_form(&v, &f).with_errors(&errors);
     render(&state, &v, "", form, StatusCode::UNPROCESSABLE_ENTITY).await
 }
@@ -207,22 +184,8 @@ pub(crate) async fn set_status(
 ) -> Result<HttpResponse, PanelError> {
     let (v, before) = load(&state, &req, &path, &f.csrf_token).await?;
     let status: TenantStatus = f.status.parse().map_err(|_| PanelError::BadRequest)?;
-    let after = state
-        .store
-        .tenants()
-        .update(
-            before.id,
-            TenantUpdate {
-                status: Some(status),
-                ..Default::default()
-            },
-        )
-        .await?;
-    Change::new("tenant.update", Some(after.id), after.id)
-        .before(serde_json::to_value(&before).unwrap_or_default())
-        .after(serde_json::to_value(&after).unwrap_or_default())
-        .record(&state, &req, &v)
-        .await?;
+    let status = Some(status.as_str());
+    service::update(ctx(&state, &v.actor(&req)), before.id, None, status, None).await?;
     Ok(redirect("/panel/tenants"))
 }
 
@@ -234,14 +197,6 @@ pub(crate) async fn delete(
     f: web::Form<super::login::CsrfOnly>,
 ) -> Result<HttpResponse, PanelError> {
     let (v, before) = load(&state, &req, &path, &f.csrf_token).await?;
-    state
-        .store
-        .tenants()
-        .delete(&DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::new("tenant.delete", Some(before.id), before.id)
-        .before(serde_json::to_value(&before).unwrap_or_default())
-        .record(&state, &req, &v)
-        .await?;
+    service::delete(ctx(&state, &v.actor(&req)), before.id).await?;
     Ok(redirect("/panel/tenants"))
 }

@@ -6,32 +6,31 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::domain::{Host, Name, Transport, TrunkId};
-use crate::store::{DeleteGrant, SecretChange, SipTrunk, TrunkSpec};
+use crate::domain::{Transport, TrunkId};
+use crate::service::trunks::{self as service, TrunkInput};
+use crate::state::AdminState;
+use crate::store::SipTrunk;
 
-use super::audit_log::{page_of, Change, Saved};
+use super::audit_log::page_of;
 use super::error::PanelError;
 use super::login::CsrfOnly;
-use super::secret::{self, TRUNK_PASSWORD};
+use super::outcome::{ctx, form_errors};
 use super::ui::{
     html, Action, Cell, Field, FieldErrors, Form, FormPage, Link, ListPage, Nav, PageQuery, Pager,
     Row, Table,
 };
 use super::viewer::{redirect, Scoped, Viewer};
 
-fn view(t: &SipTrunk) -> serde_json::Value {
-    serde_json::json!({
-        "id": t.id,
-        "name": t.name,
-        "host": t.host,
-        "port": t.port,
-        "transport": t.transport,
-        "auth_user": t.auth_user,
-        "auth_password_set": t.auth_password_enc.is_some(),
-        "register": t.register,
-    })
-}
+/// The form's fields, as named in the service's errors.
+const FIELDS: &[&str] = &[
+    "name",
+    "host",
+    "port",
+    "transport",
+    "auth_user",
+    "auth_password",
+    "register",
+];
 
 #[derive(Deserialize, Default)]
 pub(crate) struct TrunkForm {
@@ -100,45 +99,23 @@ impl TrunkForm {
         ]
     }
 
-    fn parse(
-        &self,
-        v: &Viewer,
-        state: &AdminState,
-        t: &Scoped,
-    ) -> Result<Result<(TrunkSpec, SecretChange), FieldErrors>, PanelError> {
-        let tr = v.tr;
-        let mut errors = FieldErrors::default();
-        let name: Option<Name> = errors.parse("name", &self.name, tr.s("err.name"));
-        let host: Option<Host> = errors.parse("host", &self.host, tr.s("err.host"));
-        let port = match self.port.trim().parse::<u16>() {
-            Ok(p) if p > 0 => p,
-            _ => {
-                errors.add("port", tr.s("err.port"));
-                0
-            }
+    /// The service's input (a port that is not a number is sent as 0,
+    /// which the service refuses on `port`).
+    fn input(&self) -> TrunkInput {
+        let password = match self.auth_password.as_str() {
+            "" if self.auth_password_clear == "on" => Some(None),
+            "" => None,
+            p => Some(Some(p.to_owned())),
         };
-        let transport: Option<Transport> =
-            errors.parse("transport", &self.transport, tr.s("err.invalid_choice"));
-        let user = self.auth_user.trim();
-        if user.chars().count() > 100 || user.chars().any(char::is_control) {
-            errors.add("auth_user", tr.s("err.too_long"));
+        TrunkInput {
+            name: Some(self.name.trim().to_owned()),
+            host: Some(self.host.trim().to_owned()),
+            port: Some(self.port.trim().parse::<i64>().unwrap_or(0)),
+            transport: Some(self.transport.trim().to_owned()),
+            auth_user: Some(Some(self.auth_user.trim().to_owned())),
+            auth_password: password,
+            register: Some(self.register == "on"),
         }
-        let (Some(name), Some(host), Some(transport), true) =
-            (name, host, transport, errors.is_empty())
-        else {
-            return Ok(Err(errors));
-        };
-        let clear = self.auth_password_clear == "on";
-        let password = secret::change(state, &t.scope, TRUNK_PASSWORD, &self.auth_password, clear)?;
-        let spec = TrunkSpec {
-            name,
-            host,
-            port,
-            transport,
-            auth_user: (!user.is_empty()).then(|| user.to_owned()),
-            register: self.register == "on",
-        };
-        Ok(Ok((spec, password)))
     }
 }
 
@@ -311,27 +288,16 @@ async fn save(
     f: &TrunkForm,
     before: Option<&SipTrunk>,
 ) -> Result<Result<SipTrunk, FieldErrors>, PanelError> {
-    let (spec, password) = match f.parse(v, state, t)? {
-        Ok(parsed) => parsed,
-        Err(errors) => return Ok(Err(errors)),
-    };
-    let trunks = state.store.trunks();
+    let actor = v.actor(req);
+    let input = f.input();
     let saved = match before {
-        None => {
-            let password = match password {
-                SecretChange::Set(p) => Some(p),
-                SecretChange::Keep | SecretChange::Clear => None,
-            };
-            trunks.create(&t.scope, &spec, password.as_ref()).await
-        }
-        Some(b) => trunks.update(&t.scope, b.id, &spec, &password).await,
+        None => service::create(ctx(state, &actor), &t.scope, &input).await,
+        Some(b) => service::update(ctx(state, &actor), &t.scope, b.id, &input).await,
     };
-    let audit = Saved {
-        actions: ["trunk.create", "trunk.update"],
-        before,
-        view: |row| (row.id.to_string(), view(row)),
-    };
-    audit.finish(state, req, v, t.tenant.id, saved).await
+    match saved {
+        Ok(k) => Ok(Ok(k)),
+        Err(e) => form_errors(v.tr, e, FIELDS).map(Err),
+    }
 }
 
 /// `POST /panel/t/{tid}/trunks`.
@@ -383,14 +349,6 @@ pub(crate) async fn delete(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let (t, before) = load(&state, &v, &path).await?;
     v.require(v.can_delete())?;
-    state
-        .store
-        .trunks()
-        .delete(&t.scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::new("trunk.delete", Some(t.tenant.id), before.id)
-        .before(view(&before))
-        .record(&state, &req, &v)
-        .await?;
+    service::delete(ctx(&state, &v.actor(&req)), &t.scope, before.id).await?;
     Ok(redirect(&format!("/panel/t/{}/trunks", t.tenant.id)))
 }

@@ -103,6 +103,7 @@ impl Chrome {
         if v.is_super() {
             item("/panel/".into(), "nav.dashboard", Nav::Dashboard);
             item("/panel/tenants".into(), "nav.tenants", Nav::Tenants);
+            item("/panel/live".into(), "live.title", Nav::None);
             item("/panel/audit".into(), "nav.audit", Nav::Audit);
         }
         let tid = tenant
@@ -410,17 +411,6 @@ impl Field {
     }
 }
 
-/// The message of a text field refused by the shared text checks
-/// ([`crate::domain::check_free_text`], [`crate::domain::check_line`]).
-pub(crate) fn text_error(tr: Tr, err: crate::domain::TextError) -> &'static str {
-    match err {
-        crate::domain::TextError::TooLong { .. } => tr.s("err.too_long"),
-        crate::domain::TextError::Nul | crate::domain::TextError::Control => {
-            tr.s("err.text_characters")
-        }
-    }
-}
-
 /// Per-field error messages of a submitted form.
 #[derive(Default, Debug)]
 pub(crate) struct FieldErrors(BTreeMap<&'static str, String>);
@@ -433,6 +423,13 @@ impl FieldErrors {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Adds `other`'s messages for fields that have none yet.
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, message) in other.0 {
+            self.0.entry(field).or_insert(message);
+        }
     }
 
     /// Parses `value` into `T`, recording `message` on failure.

@@ -5,18 +5,16 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::AdminState;
-use crate::auth::{hash_password, PasswordPolicy};
-use crate::domain::{Email, Opaque, TenantRole, UserId, UserStatus};
-use crate::store::{DeleteGrant, NewUser};
+use crate::domain::{TenantRole, UserId, UserStatus};
+use crate::service::users::{self as service, NewMember};
+use crate::state::AdminState;
 
-use super::audit_log::{page_of, Change};
-use super::error::{conflict_field, PanelError};
+use super::audit_log::page_of;
+use super::error::PanelError;
 use super::fmt;
 use super::login::CsrfOnly;
-use super::ui::{
-    html, Action, Cell, Field, FieldErrors, Form, ListPage, Nav, PageQuery, Pager, Row, Table,
-};
+use super::outcome::{ctx, form_errors};
+use super::ui::{html, Action, Cell, Field, Form, ListPage, Nav, PageQuery, Pager, Row, Table};
 use super::viewer::{redirect, Scoped, Viewer};
 
 #[derive(Deserialize, Default)]
@@ -139,42 +137,16 @@ pub(crate) async fn create(
     let v = Viewer::load_post(&state, &req, &f.csrf_token).await?;
     let t = v.tenant(&state, &path).await?;
     v.require(v.who.principal.can_manage_users())?;
-    let tr = v.tr;
-    let mut errors = FieldErrors::default();
-    let email: Option<Email> = errors.parse("email", &f.email, tr.s("err.email"));
-    let role: Option<TenantRole> = errors.parse("role", &f.role, tr.s("err.invalid_choice"));
-    if PasswordPolicy::check(&f.password).is_err() {
-        errors.add("password", tr.s("err.password_policy"));
-    }
-    if let (Some(email), Some(role), true) = (email, role, errors.is_empty()) {
-        let password = f.password.clone();
-        let hash = web::block(move || hash_password(&password))
-            .await
-            .map_err(PanelError::internal)?
-            .map_err(PanelError::internal)?;
-        let new = NewUser {
-            email,
-            password_hash: Opaque::new(hash),
-        };
-        match state.store.users().create(new).await {
-            Ok(user) => {
-                state
-                    .store
-                    .memberships()
-                    .add(&t.scope, user.id, role)
-                    .await?;
-                Change::new("user.create", Some(t.tenant.id), user.id)
-                    .after(serde_json::json!({ "id": user.id, "email": user.email, "role": role }))
-                    .record(&state, &req, &v)
-                    .await?;
-                return Ok(redirect(&format!("/panel/t/{}/users", t.tenant.id)));
-            }
-            Err(e) => match conflict_field(&e) {
-                Some("email") => errors.add("email", tr.s("err.taken")),
-                _ => return Err(e.into()),
-            },
-        }
-    }
+    let input = NewMember {
+        email: f.email.clone(),
+        password: f.password.clone(),
+        role: f.role.clone(),
+    };
+    let actor = v.actor(&req);
+    let errors = match service::create(ctx(&state, &actor), &t.scope, &input).await {
+        Ok(_) => return Ok(redirect(&format!("/panel/t/{}/users", t.tenant.id))),
+        Err(e) => form_errors(v.tr, e, &["email", "password", "role"])?,
+    };
     let form = create_form(&v, &t, &f).with_errors(&errors);
     render(
         &state,
@@ -198,20 +170,6 @@ pub(crate) async fn remove(
     let t = v.tenant(&state, &path.0).await?;
     v.require(v.can_delete())?;
     let id: UserId = path.1.parse().map_err(|_| PanelError::NotFound)?;
-    let before = state
-        .store
-        .memberships()
-        .member(&t.scope, id)
-        .await?
-        .ok_or(PanelError::NotFound)?;
-    state
-        .store
-        .memberships()
-        .remove(&t.scope, &DeleteGrant::super_admin(), id)
-        .await?;
-    Change::new("membership.delete", Some(t.tenant.id), id)
-        .before(serde_json::json!({ "email": before.email, "role": before.role }))
-        .record(&state, &req, &v)
-        .await?;
+    service::remove(ctx(&state, &v.actor(&req)), &t.scope, id).await?;
     Ok(redirect(&format!("/panel/t/{}/users", t.tenant.id)))
 }

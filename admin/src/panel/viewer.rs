@@ -6,10 +6,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use subtle::ConstantTimeEq;
 
-use crate::api::login_flow;
-use crate::api::{AdminState, Authenticated};
 use crate::auth::{Principal, CSRF_HEADER, SESSION_COOKIE};
 use crate::domain::TenantId;
+use crate::service::login as login_flow;
+use crate::service::login::Authenticated;
+use crate::state::AdminState;
 use crate::store::{Tenant, TenantScope};
 
 use super::error::PanelError;
@@ -134,6 +135,12 @@ impl Viewer {
     /// Whether the viewer may manage agents, numbers, trunks and keys.
     pub fn can_manage(&self) -> bool {
         self.who.principal.can_manage_agents_and_numbers()
+    }
+
+    /// The viewer as the service layer records it (with the client
+    /// address of `req`).
+    pub fn actor(&self, req: &HttpRequest) -> crate::service::Actor {
+        self.who.actor(client_ip(req).map(|ip| ip.to_string()))
     }
 
     /// Whether the viewer may delete (super admin only).

@@ -27,10 +27,12 @@
 //!   `barge_in_min_ms`, `endpointing_ms` map to the fields of the same name.
 //! * `engine_options` (JSON object or NULL) holds the remaining call
 //!   settings: `min_utterance_ms`, `response_timeout_ms`, `fallback_line`,
-//!   `answer_delay_ms`, `max_call_secs`, `record` (write a WAV recording).
+//!   `answer_delay_ms`, `max_call_secs`, `record` (write a WAV recording);
+//!   the shape and limits are [`parla_spec::EngineOptions`], checked by
+//!   the service layer (API and panel) before a row is written.
 
 use super::query::{self, Binds, Then};
-use super::{with_pool, Db, DeleteGrant, Page, Paged, StoreResult, TenantScope};
+use super::{Conn, DeleteGrant, Page, Paged, StoreResult, TenantScope};
 use crate::domain::{AgentId, JsonText, Name, Opaque, TenantId, Timestamp};
 
 /// A voice agent row. Not `Serialize`: it carries encrypted credentials.
@@ -181,11 +183,11 @@ impl SecretChange {
 /// Agent repository. Obtain with [`Store::agents`](super::Store::agents).
 #[derive(Clone, Copy, Debug)]
 pub struct Agents<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Agents<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -204,7 +206,7 @@ impl<'s> Agents<'s> {
                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                            $14, $15, $16, $16) RETURNING *";
         let row = (AgentId::generate(), scope.tenant());
-        let rest = (credentials_enc, Timestamp::now());
+        let rest = (credentials_enc, self.db.now());
         query::fetch_one(self.db, SQL, Then(row, Then(spec.binds(), rest))).await
     }
 
@@ -241,7 +243,7 @@ impl<'s> Agents<'s> {
                            WHERE id = $1 AND tenant_id = $2 RETURNING *";
         let (keep, new_credentials) = credentials.binds();
         let row = (id, scope.tenant());
-        let rest = (keep, new_credentials, Timestamp::now());
+        let rest = (keep, new_credentials, self.db.now());
         query::fetch_one(self.db, SQL, Then(row, Then(spec.binds(), rest))).await
     }
 
@@ -255,7 +257,7 @@ impl<'s> Agents<'s> {
     ) -> StoreResult<VoiceAgent> {
         const SQL: &str = "UPDATE voice_agents SET engine_options = $3, updated_at = $4 \
                            WHERE id = $1 AND tenant_id = $2 RETURNING *";
-        let binds = (id, scope.tenant(), options, Timestamp::now());
+        let binds = (id, scope.tenant(), options, self.db.now());
         query::fetch_one(self.db, SQL, binds).await
     }
 
@@ -273,24 +275,19 @@ impl<'s> Agents<'s> {
         const DETACH_CALLS: &str =
             "UPDATE call_records SET agent_id = NULL WHERE tenant_id = $1 AND agent_id = $2";
         const DELETE: &str = "DELETE FROM voice_agents WHERE tenant_id = $1 AND id = $2";
-        let affected = with_pool!(self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            for sql in [UNASSIGN_NUMBERS, DETACH_CALLS] {
-                sqlx::query(sql)
-                    .bind(scope.tenant())
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let affected = sqlx::query(DELETE)
-                .bind(scope.tenant())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        // Atomic on its own, or part of the caller's transaction.
+        let own = match self.db.in_transaction() {
+            true => None,
+            false => Some(self.db.begin().await?),
+        };
+        let conn = own.as_ref().map_or(self.db, |tx| tx.conn());
+        for sql in [UNASSIGN_NUMBERS, DETACH_CALLS] {
+            query::execute(conn, sql, (scope.tenant(), id)).await?;
+        }
+        let affected = query::execute(conn, DELETE, (scope.tenant(), id)).await?;
+        if let Some(tx) = own {
             tx.commit().await?;
-            affected
-        });
+        }
         query::found(affected)
     }
 }

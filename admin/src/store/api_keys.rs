@@ -4,7 +4,7 @@
 //! and used to find the row.
 
 use super::query;
-use super::{Db, DeleteGrant, Page, Paged, StoreError, StoreResult, TenantScope};
+use super::{Conn, DeleteGrant, Page, Paged, StoreError, StoreResult, TenantScope};
 use crate::domain::{ApiKeyId, Name, Opaque, TenantId, Timestamp, UserId};
 
 /// An API key row. Not `Serialize`: it carries the key hash.
@@ -53,11 +53,11 @@ pub struct NewApiKey {
 /// API key repository. Obtain with [`Store::api_keys`](super::Store::api_keys).
 #[derive(Clone, Copy, Debug)]
 pub struct ApiKeys<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> ApiKeys<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -78,7 +78,7 @@ impl<'s> ApiKeys<'s> {
             &new.prefix,
             &new.key_hash,
             new.created_by,
-            Timestamp::now(),
+            self.db.now(),
         );
         query::fetch_one(self.db, SQL, binds).await
     }

@@ -4,7 +4,7 @@
 //! and users.
 
 use super::query;
-use super::{Db, Page, Paged, StoreResult, TenantScope};
+use super::{Conn, Page, Paged, StoreResult, TenantScope};
 use crate::domain::{AuditId, JsonText, TenantId, Timestamp, UserId};
 
 /// An audit log row.
@@ -73,7 +73,7 @@ pub struct AuditFilter {
 /// Audit repository. Obtain with [`Store::audit`](super::Store::audit).
 #[derive(Clone, Copy, Debug)]
 pub struct Audit<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 // `substr(action, 1, length($n)) = $n` is a prefix test that, unlike LIKE,
@@ -92,7 +92,7 @@ macro_rules! audit_query {
 }
 
 impl<'s> Audit<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 

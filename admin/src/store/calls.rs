@@ -2,7 +2,7 @@
 //! calls are visible) and completed when it ends.
 
 use super::query;
-use super::{Db, Page, Paged, StoreError, StoreResult, TenantScope};
+use super::{Conn, Page, Paged, StoreError, StoreResult, TenantScope};
 use crate::domain::{
     AgentId, CallId, CallStatus, Direction, JsonText, SipStatus, TenantId, Timestamp,
     TranscriptTurn, TurnLatency,
@@ -119,11 +119,11 @@ pub struct CallFilter {
 /// Call record repository. Obtain with [`Store::calls`](super::Store::calls).
 #[derive(Clone, Copy, Debug)]
 pub struct Calls<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Calls<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -238,6 +238,26 @@ impl<'s> Calls<'s> {
         }
     }
 
+    /// Replaces the transcript and latency of a live call with those so far
+    /// (the engine reports them while the call runs). Returns whether the
+    /// call was live in the scope (an ended call is left as it is).
+    pub async fn update_live(
+        &self,
+        scope: &TenantScope,
+        id: CallId,
+        transcript: Vec<TranscriptTurn>,
+        latency: Vec<TurnLatency>,
+    ) -> StoreResult<bool> {
+        const SQL: &str = "UPDATE call_records SET transcript = $3, latency = $4 \
+                           WHERE id = $1 AND tenant_id = $2 \
+                           AND status IN ('ringing', 'in_progress') RETURNING *";
+        let transcript = JsonText(transcript);
+        let latency = JsonText(latency);
+        let binds = (id, scope.tenant(), &transcript, &latency);
+        let call: Option<CallRecord> = query::fetch_optional(self.db, SQL, binds).await?;
+        Ok(call.is_some())
+    }
+
     /// The call with this id in the scope's tenant.
     pub async fn get(&self, scope: &TenantScope, id: CallId) -> StoreResult<Option<CallRecord>> {
         const SQL: &str = "SELECT * FROM call_records WHERE id = $1 AND tenant_id = $2";
@@ -295,5 +315,30 @@ impl<'s> Calls<'s> {
         const SQL: &str =
             "SELECT COUNT(*) FROM call_records WHERE status IN ('ringing', 'in_progress')";
         query::count(self.db, SQL, ()).await
+    }
+
+    /// The hangup cause of the calls [`Calls::close_after_restart`] closes.
+    pub const NODE_RESTART: &'static str = "node_restart";
+
+    /// Closes the calls a stopped node left live (`ringing` or
+    /// `in_progress` after a crash, `kill -9` or power loss, when nothing
+    /// ran the call's end): status `failed`, hangup cause
+    /// [`Calls::NODE_RESTART`] (`"node_restart"`), `ended_at = at`, and
+    /// `duration_ms` from `answered_at` as in [`Calls::finish`]; transcript,
+    /// latency and SIP status stay as stored. Global (every tenant).
+    /// Returns how many calls it closed.
+    ///
+    /// Call it on start-up, before the node accepts calls: every live row
+    /// is then a leftover. Today one node serves a database, so it closes
+    /// every live call. When several nodes share a database, call records
+    /// will name the node that runs them and this will take that node's id
+    /// and close only its own calls (the others' are still running).
+    pub async fn close_after_restart(&self, at: Timestamp) -> StoreResult<u64> {
+        const SQL: &str = "UPDATE call_records SET ended_at = $1, status = 'failed', \
+                           hangup_cause = $2, \
+                           duration_ms = CASE WHEN answered_at IS NULL THEN NULL \
+                                              ELSE $1 - answered_at END \
+                           WHERE status IN ('ringing', 'in_progress')";
+        query::execute(self.db, SQL, (at, Self::NODE_RESTART)).await
     }
 }

@@ -2,7 +2,7 @@
 //! tenant (it is global); tenant memberships hold a [`TenantRole`].
 
 use super::query;
-use super::{with_pool, Db, DeleteGrant, Page, Paged, StoreResult, TenantScope};
+use super::{with_conn, Conn, DeleteGrant, Page, Paged, StoreResult, TenantScope};
 use crate::domain::{Email, Role, TenantId, TenantRole, Timestamp, UserId, UserStatus};
 
 /// One membership row: what `user_id` may do where.
@@ -37,11 +37,11 @@ pub struct TenantMember {
 /// [`Store::memberships`](super::Store::memberships).
 #[derive(Clone, Copy, Debug)]
 pub struct Memberships<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Memberships<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -56,7 +56,7 @@ impl<'s> Memberships<'s> {
     ) -> StoreResult<Membership> {
         const SQL: &str = "INSERT INTO memberships (user_id, tenant_id, role, created_at) \
                            VALUES ($1, $2, $3, $4) RETURNING *";
-        let binds = (user, scope.tenant(), Role::from(role), Timestamp::now());
+        let binds = (user, scope.tenant(), Role::from(role), self.db.now());
         query::fetch_one(self.db, SQL, binds).await
     }
 
@@ -66,7 +66,7 @@ impl<'s> Memberships<'s> {
     pub async fn grant_super_admin(&self, user: UserId) -> StoreResult<Membership> {
         const SQL: &str = "INSERT INTO memberships (user_id, tenant_id, role, created_at) \
                            VALUES ($1, NULL, $2, $3) RETURNING *";
-        let binds = (user, Role::SuperAdmin, Timestamp::now());
+        let binds = (user, Role::SuperAdmin, self.db.now());
         query::fetch_one(self.db, SQL, binds).await
     }
 
@@ -122,7 +122,7 @@ impl<'s> Memberships<'s> {
         user: UserId,
     ) -> StoreResult<Option<TenantRole>> {
         const SQL: &str = "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2";
-        Ok(with_pool!(self.db, |pool| {
+        Ok(with_conn!(self.db, |pool, D| {
             sqlx::query_scalar::<_, TenantRole>(SQL)
                 .bind(scope.tenant())
                 .bind(user)

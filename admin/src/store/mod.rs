@@ -62,6 +62,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::domain::{system_clock, SharedClock, Timestamp};
+
 mod agents;
 mod api_keys;
 mod audit;
@@ -140,10 +142,230 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Runs `$body` with `$conn` bound to an executor of the connection `$c`
+/// ([`Conn`]): the pool, or the open transaction's connection; `$db` names
+/// the backend's `sqlx::Database` type inside the body. Use `$conn` once
+/// per statement (it is a `&mut` connection inside a transaction).
+macro_rules! with_conn {
+    ($c:expr, |$conn:ident, $db:ident| $body:expr) => {
+        match $c.exec {
+            $crate::store::Exec::Pool($crate::store::Db::Sqlite($conn)) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Sqlite;
+                $body
+            }
+            $crate::store::Exec::Pool($crate::store::Db::Postgres($conn)) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Postgres;
+                $body
+            }
+            $crate::store::Exec::Tx($crate::store::TxCell::Sqlite(cell)) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Sqlite;
+                let mut guard = cell.lock().await;
+                let $conn = &mut **guard;
+                $body
+            }
+            $crate::store::Exec::Tx($crate::store::TxCell::Postgres(cell)) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Postgres;
+                let mut guard = cell.lock().await;
+                let $conn = &mut **guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// An open transaction's connection (locked per statement).
+pub(crate) enum TxCell {
+    Sqlite(tokio::sync::Mutex<sqlx::Transaction<'static, sqlx::Sqlite>>),
+    Postgres(tokio::sync::Mutex<sqlx::Transaction<'static, sqlx::Postgres>>),
+}
+
+/// Where a repository's statements run.
+#[derive(Clone, Copy)]
+pub(crate) enum Exec<'s> {
+    /// Each statement on its own pooled connection (autocommit).
+    Pool(&'s Db),
+    /// Inside an open transaction.
+    Tx(&'s TxCell),
+}
+
+/// What a repository holds: where statements run, and the clock that
+/// stamps `created_at`/`updated_at`.
+#[derive(Clone, Copy)]
+pub(crate) struct Conn<'s> {
+    pub(crate) exec: Exec<'s>,
+    clock: &'s SharedClock,
+}
+
+impl std::fmt::Debug for Conn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.exec {
+            Exec::Pool(_) => "Conn(pool)",
+            Exec::Tx(_) => "Conn(transaction)",
+        })
+    }
+}
+
+impl<'s> Conn<'s> {
+    /// The current time of the store's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether statements already run inside a transaction.
+    pub(crate) fn in_transaction(&self) -> bool {
+        matches!(self.exec, Exec::Tx(_))
+    }
+
+    /// A new transaction on the pool; inside a transaction it is an error
+    /// (callers check [`Conn::in_transaction`] first).
+    pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+        match self.exec {
+            Exec::Pool(db) => Ok(Tx {
+                cell: begin(db).await?,
+                clock: self.clock.clone(),
+            }),
+            Exec::Tx(_) => Err(StoreError::InvalidInput("nested transaction")),
+        }
+    }
+}
+
+/// Defines the repository accessors shared by [`Store`] and [`Tx`].
+macro_rules! repositories {
+    () => {
+        /// Tenants (global: super admin operations and lookups by id/slug).
+        pub fn tenants(&self) -> Tenants<'_> {
+            Tenants::new(self.conn())
+        }
+
+        /// Users (global: logins are not tied to one tenant).
+        pub fn users(&self) -> Users<'_> {
+            Users::new(self.conn())
+        }
+
+        /// Who belongs to which tenant with which role.
+        pub fn memberships(&self) -> Memberships<'_> {
+            Memberships::new(self.conn())
+        }
+
+        /// API keys (tenant-scoped, plus the global prefix lookup for bearer auth).
+        pub fn api_keys(&self) -> ApiKeys<'_> {
+            ApiKeys::new(self.conn())
+        }
+
+        /// Login sessions (global, keyed by the hash of the cookie token).
+        pub fn sessions(&self) -> Sessions<'_> {
+            Sessions::new(self.conn())
+        }
+
+        /// Voice agents (tenant-scoped).
+        pub fn agents(&self) -> Agents<'_> {
+            Agents::new(self.conn())
+        }
+
+        /// Phone numbers (tenant-scoped).
+        pub fn numbers(&self) -> Numbers<'_> {
+            Numbers::new(self.conn())
+        }
+
+        /// SIP trunks (tenant-scoped).
+        pub fn trunks(&self) -> Trunks<'_> {
+            Trunks::new(self.conn())
+        }
+
+        /// Call records (tenant-scoped).
+        pub fn calls(&self) -> Calls<'_> {
+            Calls::new(self.conn())
+        }
+
+        /// Audit log (global insert, scoped or super-admin listing).
+        pub fn audit(&self) -> Audit<'_> {
+            Audit::new(self.conn())
+        }
+
+        /// How many users hold the super admin role (global; the server
+        /// bootstraps one when there is none).
+        pub async fn super_admin_count(&self) -> StoreResult<u64> {
+            const SQL: &str = "SELECT COUNT(*) FROM memberships WHERE role = 'super_admin'";
+            query::count(self.conn(), SQL, ()).await
+        }
+    };
+}
+
+/// A database transaction: the same repositories as [`Store`], every
+/// statement on one connection, applied together by [`Tx::commit`] and
+/// rolled back if the `Tx` is dropped uncommitted (an error, a panic, a
+/// cancelled request). On SQLite it starts with `BEGIN IMMEDIATE`, taking
+/// the write lock up front, so that two concurrent writers wait for each
+/// other (busy timeout) instead of failing to upgrade a read lock.
+///
+/// While a `Tx` is open, use only its repositories (not the [`Store`]'s):
+/// an embedded in-memory database has a single connection.
+pub struct Tx {
+    cell: TxCell,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tx")
+    }
+}
+
+impl Tx {
+    fn conn(&self) -> Conn<'_> {
+        Conn {
+            exec: Exec::Tx(&self.cell),
+            clock: &self.clock,
+        }
+    }
+
+    /// The current time of the store's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    repositories!();
+
+    /// Applies every statement of the transaction.
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.cell {
+            TxCell::Sqlite(cell) => cell.into_inner().commit().await?,
+            TxCell::Postgres(cell) => cell.into_inner().commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Discards every statement of the transaction (dropping the `Tx`
+    /// does the same, without waiting).
+    pub async fn rollback(self) -> StoreResult<()> {
+        match self.cell {
+            TxCell::Sqlite(cell) => cell.into_inner().rollback().await?,
+            TxCell::Postgres(cell) => cell.into_inner().rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Opens a transaction on `db` (`BEGIN IMMEDIATE` on SQLite).
+async fn begin(db: &Db) -> StoreResult<TxCell> {
+    Ok(match db {
+        Db::Sqlite(pool) => TxCell::Sqlite(tokio::sync::Mutex::new(
+            pool.begin_with("BEGIN IMMEDIATE").await?,
+        )),
+        Db::Postgres(pool) => TxCell::Postgres(tokio::sync::Mutex::new(pool.begin().await?)),
+    })
+}
+
 /// Handle to the admin database. Cheap to clone (shares the pool).
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    clock: SharedClock,
 }
 
 impl Store {
@@ -175,6 +397,7 @@ impl Store {
                 POSTGRES_MIGRATIONS.run(&pool).await?;
                 Ok(Store {
                     db: Db::Postgres(pool),
+                    clock: system_clock(),
                 })
             }
             _ => Err(StoreError::UnsupportedUrl { scheme }),
@@ -220,6 +443,7 @@ impl Store {
         SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Store {
             db: Db::Sqlite(pool),
+            clock: system_clock(),
         })
     }
 
@@ -236,65 +460,42 @@ impl Store {
         with_pool!(&self.db, |pool| pool.close().await)
     }
 
-    /// Tenants (global: super admin operations and lookups by id/slug).
-    pub fn tenants(&self) -> Tenants<'_> {
-        Tenants::new(&self.db)
+    repositories!();
+
+    /// Starts a transaction (see [`Tx`]).
+    pub async fn transaction(&self) -> StoreResult<Tx> {
+        Ok(Tx {
+            cell: begin(&self.db).await?,
+            clock: self.clock.clone(),
+        })
     }
 
-    /// Users (global: logins are not tied to one tenant).
-    pub fn users(&self) -> Users<'_> {
-        Users::new(&self.db)
+    /// The same store (sharing the pool) reading time from `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Store {
+        self.clock = clock;
+        self
     }
 
-    /// Who belongs to which tenant with which role.
-    pub fn memberships(&self) -> Memberships<'_> {
-        Memberships::new(&self.db)
+    /// The clock that stamps rows (the system clock unless
+    /// [`Store::with_clock`] replaced it).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
-    /// API keys (tenant-scoped, plus the global prefix lookup for bearer auth).
-    pub fn api_keys(&self) -> ApiKeys<'_> {
-        ApiKeys::new(&self.db)
+    /// The current time of the store's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
-    /// Login sessions (global, keyed by the hash of the cookie token).
-    pub fn sessions(&self) -> Sessions<'_> {
-        Sessions::new(&self.db)
-    }
-
-    /// Voice agents (tenant-scoped).
-    pub fn agents(&self) -> Agents<'_> {
-        Agents::new(&self.db)
-    }
-
-    /// Phone numbers (tenant-scoped).
-    pub fn numbers(&self) -> Numbers<'_> {
-        Numbers::new(&self.db)
-    }
-
-    /// SIP trunks (tenant-scoped).
-    pub fn trunks(&self) -> Trunks<'_> {
-        Trunks::new(&self.db)
-    }
-
-    /// Call records (tenant-scoped).
-    pub fn calls(&self) -> Calls<'_> {
-        Calls::new(&self.db)
-    }
-
-    /// Audit log (global insert, scoped or super-admin listing).
-    pub fn audit(&self) -> Audit<'_> {
-        Audit::new(&self.db)
+    fn conn(&self) -> Conn<'_> {
+        Conn {
+            exec: Exec::Pool(&self.db),
+            clock: &self.clock,
+        }
     }
 
     /// Number → tenant routing for the engine (global).
     pub fn routing(&self) -> Routing<'_> {
         Routing::new(&self.db)
-    }
-
-    /// How many users hold the super admin role (global; the server
-    /// bootstraps one when there is none).
-    pub async fn super_admin_count(&self) -> StoreResult<u64> {
-        const SQL: &str = "SELECT COUNT(*) FROM memberships WHERE role = 'super_admin'";
-        query::count(&self.db, SQL, ()).await
     }
 }

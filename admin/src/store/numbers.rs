@@ -3,7 +3,7 @@
 //! [`Routing`](super::Routing)).
 
 use super::query;
-use super::{Db, DeleteGrant, Page, Paged, StoreResult, TenantScope};
+use super::{Conn, DeleteGrant, Page, Paged, StoreResult, TenantScope};
 use crate::domain::{AgentId, NumberAddress, NumberId, TenantId, Timestamp};
 
 /// A phone number row.
@@ -33,11 +33,11 @@ pub struct NewNumber {
 /// Phone number repository. Obtain with [`Store::numbers`](super::Store::numbers).
 #[derive(Clone, Copy, Debug)]
 pub struct Numbers<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Numbers<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -54,7 +54,7 @@ impl<'s> Numbers<'s> {
             scope.tenant(),
             &new.address,
             new.agent_id,
-            Timestamp::now(),
+            self.db.now(),
         );
         query::fetch_one(self.db, SQL, binds).await
     }

@@ -9,15 +9,15 @@
 //! [`Then`] chains two such lists. The `*_scoped` helpers bind the scope's
 //! tenant themselves, so their SQL must filter on `tenant_id = $2` (or
 //! `$1` for lists). Queries with a shape of their own (transactions,
-//! several dependent statements) still use [`with_pool!`] directly.
+//! several dependent statements) use [`with_conn!`] directly.
 
 use sqlx::postgres::{PgRow, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{Arguments, Database, Encode, FromRow, Pool, Type};
+use sqlx::{Arguments, Database, Encode, FromRow, Type};
 
 use crate::domain::TenantId;
 
-use super::{with_pool, Db, DeleteGrant, Page, Paged, StoreError, StoreResult, TenantScope};
+use super::{with_conn, Conn, DeleteGrant, Page, Paged, StoreError, StoreResult, TenantScope};
 
 /// A row type that decodes on both backends (`#[derive(sqlx::FromRow)]`).
 pub(super) trait Record:
@@ -103,8 +103,8 @@ pub(super) struct Args<DB: Database> {
 }
 
 impl<DB: Database> Args<DB> {
-    /// `params` bound for a query on `_pool` (which only fixes `DB`).
-    fn new(_pool: &Pool<DB>, params: &impl Params<DB>) -> Self {
+    /// `params` bound for a query on `DB`.
+    fn new(params: &impl Params<DB>) -> Self {
         let mut args = Self {
             args: Ok(DB::Arguments::default()),
         };
@@ -131,24 +131,24 @@ impl<DB: Database> Args<DB> {
 
 /// The row `sql` returns, if any.
 pub(super) async fn fetch_optional<T: Record>(
-    db: &Db,
+    db: Conn<'_>,
     sql: &'static str,
     params: impl Binds,
 ) -> StoreResult<Option<T>> {
-    Ok(with_pool!(db, |pool| {
-        let args = Args::new(pool, &params).finish()?;
+    Ok(with_conn!(db, |pool, D| {
+        let args = Args::<D>::new(&params).finish()?;
         sqlx::query_as_with(sql, args).fetch_optional(pool).await?
     }))
 }
 
 /// Every row `sql` returns.
 pub(super) async fn fetch_all<T: Record>(
-    db: &Db,
+    db: Conn<'_>,
     sql: &'static str,
     params: impl Binds,
 ) -> StoreResult<Vec<T>> {
-    Ok(with_pool!(db, |pool| {
-        let args = Args::new(pool, &params).finish()?;
+    Ok(with_conn!(db, |pool, D| {
+        let args = Args::<D>::new(&params).finish()?;
         sqlx::query_as_with(sql, args).fetch_all(pool).await?
     }))
 }
@@ -156,7 +156,7 @@ pub(super) async fn fetch_all<T: Record>(
 /// The row `sql` returns (`INSERT … RETURNING *`, `UPDATE … RETURNING *`);
 /// `NotFound` if there is none (e.g. the update matched no row).
 pub(super) async fn fetch_one<T: Record>(
-    db: &Db,
+    db: Conn<'_>,
     sql: &'static str,
     params: impl Binds,
 ) -> StoreResult<T> {
@@ -168,7 +168,7 @@ pub(super) async fn fetch_one<T: Record>(
 /// The row of a tenant-owned table with this key in the scope's tenant;
 /// `sql` filters on `<key> = $1 AND tenant_id = $2`.
 pub(super) async fn fetch_scoped<T: Record, I>(
-    db: &Db,
+    db: Conn<'_>,
     sql: &'static str,
     id: I,
     scope: &TenantScope,
@@ -180,9 +180,13 @@ where
 }
 
 /// Runs `sql` and returns how many rows it affected.
-pub(super) async fn execute(db: &Db, sql: &'static str, params: impl Binds) -> StoreResult<u64> {
-    Ok(with_pool!(db, |pool| {
-        let args = Args::new(pool, &params).finish()?;
+pub(super) async fn execute(
+    db: Conn<'_>,
+    sql: &'static str,
+    params: impl Binds,
+) -> StoreResult<u64> {
+    Ok(with_conn!(db, |pool, D| {
+        let args = Args::<D>::new(&params).finish()?;
         sqlx::query_with(sql, args)
             .execute(pool)
             .await?
@@ -200,7 +204,7 @@ pub(super) fn found(affected: u64) -> StoreResult<()> {
 
 /// Runs `sql`; `NotFound` if it affected no row.
 pub(super) async fn execute_found(
-    db: &Db,
+    db: Conn<'_>,
     sql: &'static str,
     params: impl Binds,
 ) -> StoreResult<()> {
@@ -210,7 +214,7 @@ pub(super) async fn execute_found(
 /// Hard-deletes with `sql` (`DELETE … WHERE <key> = $1 …`), which only a
 /// super admin may do; `NotFound` if no row matched.
 pub(super) async fn delete<K>(
-    db: &Db,
+    db: Conn<'_>,
     _grant: &DeleteGrant,
     sql: &'static str,
     key: K,
@@ -225,7 +229,7 @@ where
 /// scope's tenant, which only a super admin may do; `sql` filters on
 /// `<key> = $1 AND tenant_id = $2`. `NotFound` if no row matched.
 pub(super) async fn delete_scoped<I>(
-    db: &Db,
+    db: Conn<'_>,
     _grant: &DeleteGrant,
     sql: &'static str,
     id: I,
@@ -238,9 +242,9 @@ where
 }
 
 /// The number `sql` (`SELECT COUNT(*) …`) returns.
-pub(super) async fn count(db: &Db, sql: &'static str, params: impl Binds) -> StoreResult<u64> {
-    let count: i64 = with_pool!(db, |pool| {
-        let args = Args::new(pool, &params).finish()?;
+pub(super) async fn count(db: Conn<'_>, sql: &'static str, params: impl Binds) -> StoreResult<u64> {
+    let count: i64 = with_conn!(db, |pool, D| {
+        let args = Args::<D>::new(&params).finish()?;
         sqlx::query_scalar_with(sql, args).fetch_one(pool).await?
     });
     Ok(u64::try_from(count).unwrap_or(0))
@@ -250,7 +254,7 @@ pub(super) async fn count(db: &Db, sql: &'static str, params: impl Binds) -> Sto
 /// the same `params` followed by `LIMIT` and `OFFSET` as its last two
 /// placeholders.
 pub(super) async fn paged<T: Record>(
-    db: &Db,
+    db: Conn<'_>,
     count_sql: &'static str,
     list_sql: &'static str,
     params: impl Binds,
@@ -265,7 +269,7 @@ pub(super) async fn paged<T: Record>(
 /// [`paged`] over a tenant-owned table: `tenant_id = $1`, then `LIMIT $2
 /// OFFSET $3`.
 pub(super) async fn paged_scoped<T: Record>(
-    db: &Db,
+    db: Conn<'_>,
     count_sql: &'static str,
     list_sql: &'static str,
     scope: &TenantScope,

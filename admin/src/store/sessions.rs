@@ -2,7 +2,7 @@
 //! SHA-256 hash here as the id; this module only stores and fetches.
 
 use super::query;
-use super::{Db, StoreError, StoreResult};
+use super::{Conn, StoreError, StoreResult};
 use crate::domain::{Opaque, TenantId, Timestamp, UserId};
 
 /// A session row. Not `Serialize`: it carries the CSRF token.
@@ -56,11 +56,11 @@ pub struct NewSession {
 /// Session repository. Obtain with [`Store::sessions`](super::Store::sessions).
 #[derive(Clone, Copy, Debug)]
 pub struct Sessions<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Sessions<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 

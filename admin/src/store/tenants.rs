@@ -2,7 +2,7 @@
 //! listing, suspending and deleting tenants is a super admin operation.
 
 use super::query;
-use super::{Db, DeleteGrant, Page, Paged, StoreResult};
+use super::{Conn, DeleteGrant, Page, Paged, StoreResult};
 use crate::domain::{Name, Slug, TenantId, TenantStatus, Timestamp};
 
 /// A tenant row.
@@ -47,11 +47,11 @@ pub struct TenantUpdate {
 /// Tenant repository. Obtain with [`Store::tenants`](super::Store::tenants).
 #[derive(Clone, Copy, Debug)]
 pub struct Tenants<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Tenants<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -66,7 +66,7 @@ impl<'s> Tenants<'s> {
             &new.slug,
             TenantStatus::Active,
             new.plan.as_ref(),
-            Timestamp::now(),
+            self.db.now(),
         );
         query::fetch_one(self.db, SQL, binds).await
     }

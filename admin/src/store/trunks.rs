@@ -2,7 +2,7 @@
 //! calls).
 
 use super::query::{self, Binds, Then};
-use super::{Db, DeleteGrant, Page, Paged, SecretChange, StoreError, StoreResult, TenantScope};
+use super::{Conn, DeleteGrant, Page, Paged, SecretChange, StoreError, StoreResult, TenantScope};
 use crate::domain::{Host, Name, Opaque, TenantId, Timestamp, Transport, TrunkId};
 
 /// A SIP trunk row. Not `Serialize`: it carries the encrypted password.
@@ -66,11 +66,11 @@ impl TrunkSpec {
 /// Trunk repository. Obtain with [`Store::trunks`](super::Store::trunks).
 #[derive(Clone, Copy, Debug)]
 pub struct Trunks<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Trunks<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -87,7 +87,7 @@ impl<'s> Trunks<'s> {
                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *";
         check_port(spec.port)?;
         let row = (TrunkId::generate(), scope.tenant());
-        let rest = (auth_password_enc, spec.register, Timestamp::now());
+        let rest = (auth_password_enc, spec.register, self.db.now());
         query::fetch_one(self.db, SQL, Then(row, Then(spec.binds(), rest))).await
     }
 

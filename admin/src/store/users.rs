@@ -3,7 +3,7 @@
 //! or encrypted from the auth layer.
 
 use super::query;
-use super::{Db, DeleteGrant, Page, Paged, StoreResult};
+use super::{Conn, DeleteGrant, Page, Paged, StoreResult};
 use crate::domain::{Email, JsonText, Opaque, Timestamp, UserId, UserStatus};
 
 /// A user row. Deliberately not `Serialize`: it carries secrets.
@@ -37,11 +37,11 @@ pub struct NewUser {
 /// User repository. Obtain with [`Store::users`](super::Store::users).
 #[derive(Clone, Copy, Debug)]
 pub struct Users<'s> {
-    db: &'s Db,
+    db: Conn<'s>,
 }
 
 impl<'s> Users<'s> {
-    pub(crate) fn new(db: &'s Db) -> Self {
+    pub(crate) fn new(db: Conn<'s>) -> Self {
         Self { db }
     }
 
@@ -55,7 +55,7 @@ impl<'s> Users<'s> {
             &new.email,
             &new.password_hash,
             UserStatus::Active,
-            Timestamp::now(),
+            self.db.now(),
         );
         query::fetch_one(self.db, SQL, binds).await
     }

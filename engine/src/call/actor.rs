@@ -18,6 +18,7 @@ use parla_media::{FRAME_MS, NARROWBAND_HZ};
 use parla_sip::server::{CallEvent, CallHandle};
 use tokio::sync::mpsc;
 
+use super::control::LiveEvent;
 use super::inbound::{Datagram, InboundMedia};
 use super::lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
 use super::limits::CallSlot;
@@ -25,7 +26,9 @@ use super::recording::{recording_path, CallRecorder};
 use super::tasks::{spawn_llm, AbortOnDrop, LlmMsg, TtsMsg, TtsWorker};
 use super::CallServices;
 use crate::agent::Agent;
-use crate::conversation::{Conversation, Input, Output, TurnLatency, MAX_CALL_HANGUP_REASON};
+use crate::conversation::{
+    Conversation, Input, Output, State, TurnLatency, MAX_CALL_HANGUP_REASON, OPERATOR_HANGUP_REASON,
+};
 use crate::providers::{LlmEvent, Role, SttEvent, SttInput};
 use crate::rtp_ports::PortLease;
 
@@ -125,7 +128,11 @@ pub struct CallActor {
     last_rtp: Instant,
     caller_sends: bool,
     slots: Vec<CallSlot>,
+    /// The conversation's state as last reported ([`LiveEvent::State`]).
+    last_state: State,
 }
+
+mod live;
 
 impl CallActor {
     pub fn new(setup: CallSetup) -> Self {
@@ -194,6 +201,7 @@ impl CallActor {
             last_rtp: now,
             caller_sends: setup.caller_sends,
             slots: setup.slots,
+            last_state: State::Listening,
             agent: setup.agent,
         }
     }
@@ -465,14 +473,16 @@ impl CallActor {
                         Role::User => self.last_caller_speech_ms.clamp(at_ms, emitted_ms),
                         _ => emitted_ms,
                     };
+                    let line = TranscriptLine {
+                        speaker,
+                        text,
+                        at_ms,
+                        end_ms,
+                        interrupted,
+                    };
                     if self.transcript.len() < MAX_REPORTED_TURNS {
-                        self.transcript.push(TranscriptLine {
-                            speaker,
-                            text,
-                            at_ms,
-                            end_ms,
-                            interrupted,
-                        });
+                        self.transcript.push(line.clone());
+                        self.report(LiveEvent::Transcript(line));
                     }
                 }
                 Output::TurnLatency(t) => {
@@ -484,23 +494,24 @@ impl CallActor {
                     self.services.latency.record(&t);
                     if self.latency.len() < MAX_REPORTED_TURNS {
                         self.latency.push(t);
+                        self.report(LiveEvent::Latency(t));
                     }
                 }
                 Output::HangUp { reason } => {
                     tracing::info!(call_id = %self.call_id, %reason, "agent hangs up");
                     if self.hanging_up.is_none() {
-                        self.hangup_cause
-                            .get_or_insert(if reason == MAX_CALL_HANGUP_REASON {
-                                HangupCause::MaxDuration
-                            } else {
-                                HangupCause::AgentHangup
-                            });
+                        self.hangup_cause.get_or_insert(match reason.as_str() {
+                            MAX_CALL_HANGUP_REASON => HangupCause::MaxDuration,
+                            OPERATOR_HANGUP_REASON => HangupCause::OperatorHangup,
+                            _ => HangupCause::AgentHangup,
+                        });
                         self.hanging_up = Some(now);
                         let _ = self.handle.hangup();
                     }
                 }
             }
         }
+        self.report_state();
     }
 
     fn on_tts_audio(&mut self, segment: u64, chunk: crate::providers::TtsChunk, now: Instant) {
@@ -596,6 +607,7 @@ impl Actor for CallActor {
         let now = Instant::now();
         self.started_at = now;
         self.conversation.handle_input(Input::Answered, now);
+        self.open_control(ctx);
         ctx.run_interval(Duration::from_millis(FRAME_MS as u64), |act, ctx| {
             act.tick(ctx)
         });

@@ -8,7 +8,9 @@
 //! 1. [`CallLifecycle::ringing`] once 180 Ringing is sent (optional: a call
 //!    rejected after routing, e.g. 488, skips it);
 //! 2. [`CallLifecycle::answered`] once the 200 OK is sent (only if answered);
-//! 3. [`CallLifecycle::ended`] exactly once, with the [`CallReport`].
+//! 3. [`CallLifecycle::control`] once the call's actor runs (only if
+//!    answered), then [`CallLifecycle::event`] for each [`LiveEvent`];
+//! 4. [`CallLifecycle::ended`] exactly once, with the [`CallReport`].
 //!
 //! Every method runs on the SIP loop or a media thread: it must return at
 //! once (queue the work, never wait on IO).
@@ -16,6 +18,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use super::control::{CallControl, LiveEvent};
 use crate::conversation::TurnLatency;
 use crate::providers::Role;
 
@@ -33,6 +36,9 @@ pub enum HangupCause {
     MediaTimeout,
     /// Rejected before answer (no codec in common, no RTP port, agent unavailable).
     Rejected,
+    /// An operator hung up through the call's
+    /// [`CallControl`](super::CallControl) (hang-up, or a line then hang-up).
+    OperatorHangup,
     /// The engine stopped the call (shutdown, internal failure).
     Error,
 }
@@ -40,7 +46,7 @@ pub enum HangupCause {
 impl HangupCause {
     /// Stable snake_case name, as stored in call records
     /// (`caller_hangup`, `agent_hangup`, `max_duration`, `media_timeout`,
-    /// `rejected`, `error`).
+    /// `rejected`, `operator_hangup`, `error`).
     pub fn as_str(self) -> &'static str {
         match self {
             HangupCause::CallerHangup => "caller_hangup",
@@ -48,6 +54,7 @@ impl HangupCause {
             HangupCause::MaxDuration => "max_duration",
             HangupCause::MediaTimeout => "media_timeout",
             HangupCause::Rejected => "rejected",
+            HangupCause::OperatorHangup => "operator_hangup",
             HangupCause::Error => "error",
         }
     }
@@ -112,6 +119,12 @@ pub trait CallLifecycle: Send + 'static {
     fn answered(&mut self, at: SystemTime);
     /// The call is over; called exactly once.
     fn ended(&mut self, report: CallReport);
+    /// The answered call takes commands through `control` (called once,
+    /// when its actor starts, after `answered`). Default: ignored.
+    fn control(&mut self, _control: CallControl) {}
+    /// Something happened in the running call (between `control` and
+    /// `ended`, in order). Must return at once. Default: ignored.
+    fn event(&mut self, _event: LiveEvent) {}
     /// Where to record this call when its agent records calls: a path
     /// relative to [`CallServices::recordings_dir`](super::CallServices),
     /// chosen by whoever keeps the records (e.g. `<tenant>/<record id>.wav`,

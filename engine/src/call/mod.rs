@@ -14,6 +14,7 @@
 //! [`CallServices::max_call`].
 
 mod actor;
+pub mod control;
 mod inbound;
 pub mod lifecycle;
 pub mod limits;
@@ -21,6 +22,7 @@ pub mod recording;
 mod tasks;
 
 pub use actor::{CallActor, CallSetup};
+pub use control::{CallCommand, CallControl, CommandError, LiveEvent, MAX_SAY_CHARS};
 pub use inbound::{CallerFrame, Datagram, InboundMedia, InboundStats};
 pub use lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
 pub use limits::{CallLimits, CallSlot, LimitReached, LIMIT_RETRY_AFTER_SECS};

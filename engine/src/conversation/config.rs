@@ -4,6 +4,8 @@ use crate::providers::ToolSpec;
 
 /// Duration of one caller frame ([`super::Input::CallerFrame`]), in ms.
 pub const FRAME_MS: u32 = 20;
+// An agent the admin accepts must be one the core accepts.
+const _: () = assert!(parla_spec::agent::MIN_ENDPOINTING_MS == FRAME_MS);
 
 /// DTMF digits pressed within this many ms of each other form one user turn, in ms.
 pub const DTMF_INTER_DIGIT_MS: u32 = 1_500;
@@ -19,6 +21,18 @@ pub const MISSING_FRAMES_GRACE_MS: u32 = 100;
 
 /// The [`Output::HangUp`](super::Output::HangUp) reason when `max_call_ms` is reached.
 pub const MAX_CALL_HANGUP_REASON: &str = "maximum call duration reached";
+
+/// The [`Output::HangUp`](super::Output::HangUp) reason when an operator
+/// hangs up ([`super::Input::HangUpNow`], or a `HangUp` [`super::Input::Say`] line).
+pub const OPERATOR_HANGUP_REASON: &str = "operator ended the call";
+
+/// The [`Output::HangUp`](super::Output::HangUp) reason when the model ends the call (`end_call`).
+pub const AGENT_HANGUP_REASON: &str = "agent ended the call";
+
+/// Operator lines waiting for the caller's turn to end, at most, in
+/// characters altogether; longer lines are cut here (the API limits each
+/// line further).
+pub const MAX_PENDING_SAY_CHARS: usize = 4_000;
 
 /// Name of the tool the model calls to hang up after its reply (see [`end_call_tool`]).
 pub const END_CALL_TOOL: &str = "end_call";
@@ -98,7 +112,9 @@ impl ConversationConfig {
         if self.endpointing_ms < FRAME_MS {
             return Err(ConfigError::EndpointingTooShort(self.endpointing_ms));
         }
-        if self.response_timeout_ms == 0 || self.response_timeout_ms > 2_000 {
+        if self.response_timeout_ms == 0
+            || self.response_timeout_ms > parla_spec::agent::RESPONSE_TIMEOUT_MS.1
+        {
             return Err(ConfigError::ResponseTimeout(self.response_timeout_ms));
         }
         if self.max_call_ms == Some(0) {

@@ -18,13 +18,16 @@ pub enum Input {
     SttError(ProviderError),
     /// A piece of reply text for LLM `request`.
     LlmToken { request: u64, text: String },
-    /// A complete tool call. `end_call` hangs up after the reply; others are ignored.
+    /// A complete tool call, run through the call's
+    /// [`ToolDispatcher`](super::ToolDispatcher) (`end_call` hangs up after
+    /// the reply; unknown tools and bad arguments are logged and ignored).
     LlmToolCall {
         request: u64,
         name: String,
         arguments: String,
     },
-    /// The model asked to hang up after its reply.
+    /// The model called `end_call` (some providers report it apart from
+    /// other tool calls); dispatched like `LlmToolCall` of `end_call`.
     LlmEndCall { request: u64 },
     /// The model finished `request`.
     LlmDone { request: u64 },
@@ -44,6 +47,33 @@ pub enum Input {
     Dtmf { digit: char },
     /// The caller hung up.
     RemoteHangup,
+    /// Operator command: hang up now. Whatever is playing stops; what the
+    /// caller heard of it is transcribed (as interrupted).
+    HangUpNow,
+    /// Operator command: the agent says `text`, then does `then`.
+    ///
+    /// * Agent audio playing or a reply being prepared: that reply is cut
+    ///   (what was heard is kept, as on barge-in) and the line is spoken at once.
+    /// * The caller holds the floor (speaking, pausing, keying digits, or
+    ///   waiting for their transcript): the line waits for their turn to end,
+    ///   then answers it instead of the model (their words are transcribed
+    ///   and kept in history).
+    /// * Otherwise it is spoken at once.
+    ///
+    /// A `Continue` line is like any reply: the caller can barge in. A
+    /// `HangUp` line cannot be interrupted (by speech or DTMF); the call is
+    /// hung up once it has finished playing. Several lines before the first
+    /// plays are said in order (one `HangUp` among them hangs up after all).
+    Say { text: String, then: AfterSay },
+}
+
+/// What the agent does after an operator's [`Input::Say`] line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterSay {
+    /// Hang up once the line has been played.
+    HangUp,
+    /// Go on with the conversation.
+    Continue,
 }
 
 /// Something the driver must do, in the order returned by

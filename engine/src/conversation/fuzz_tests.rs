@@ -106,8 +106,20 @@ fn random_input(rng: &mut Rng, seen: &Observed, speaking: &mut bool) -> Input {
             digit: ['1', '#', '*', 'z', '9'][rng.below(5) as usize],
         },
         _ => {
-            if rng.below(1000) < 5 {
+            let roll = rng.below(1000);
+            if roll < 5 {
                 Input::RemoteHangup
+            } else if roll < 8 {
+                Input::HangUpNow
+            } else if roll < 60 {
+                Input::Say {
+                    text: text(),
+                    then: if rng.chance(20) {
+                        AfterSay::HangUp
+                    } else {
+                        AfterSay::Continue
+                    },
+                }
             } else {
                 Input::CallerFrame { speech: *speaking }
             }

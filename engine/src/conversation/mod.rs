@@ -29,28 +29,48 @@
 //!   of its words).
 //! * **Never silent** — provider errors, a model that says nothing, or no reply
 //!   audio within `response_timeout_ms` of the turn's end play the fallback line.
+//! * **Operator commands** — [`Input::HangUpNow`] and [`Input::Say`]
+//!   (say a line, then hang up or continue); see their docs for how they
+//!   share the floor with the caller and the model.
+//! * **Tools** — the model's tool calls go through the call's
+//!   [`ToolDispatcher`] (`end_call` built in).
 //! * **DTMF** — digits within [`DTMF_INTER_DIGIT_MS`] form one user turn; `#` ends it.
 //!
 //! Timing of every spoken turn is reported once as [`Output::TurnLatency`].
 
+mod caller;
+mod commands;
 mod config;
 mod core;
 mod events;
 mod frames;
 mod latency;
 mod reply;
+mod speaking;
 mod state;
+mod tools;
 mod turn;
 
 #[cfg(test)]
+mod command_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod turn_tests;
 
 pub use self::config::{
-    end_call_tool, ConfigError, ConversationConfig, DTMF_INTER_DIGIT_MS, END_CALL_TOOL, FRAME_MS,
-    MAX_CALL_HANGUP_REASON, MISSING_FRAMES_GRACE_MS, MS_PER_CHAR_ESTIMATE,
+    end_call_tool, ConfigError, ConversationConfig, AGENT_HANGUP_REASON, DTMF_INTER_DIGIT_MS,
+    END_CALL_TOOL, FRAME_MS, MAX_CALL_HANGUP_REASON, MAX_PENDING_SAY_CHARS,
+    MISSING_FRAMES_GRACE_MS, MS_PER_CHAR_ESTIMATE, OPERATOR_HANGUP_REASON,
 };
 pub use self::core::Conversation;
-pub use self::events::{Input, Output, TurnLatency};
+pub use self::events::{AfterSay, Input, Output, TurnLatency};
 pub use self::state::State;
+pub use self::tools::{
+    EndCallTool, RegisterError, Tool, ToolDispatcher, ToolError, ToolOutcome, MAX_TOOLS,
+    MAX_TOOL_ARGUMENTS_BYTES,
+};

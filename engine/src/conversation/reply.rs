@@ -14,6 +14,9 @@ pub(super) enum ReplyKind {
     Greeting,
     /// An answer to a caller turn (possibly only the fallback line).
     Response,
+    /// An operator's line ([`super::Input::Say`]); `Reply::end_call` set
+    /// for a line after which the call is hung up.
+    Announcement,
 }
 
 /// Where one queued piece of speech is.

@@ -150,7 +150,9 @@ pub enum Fault {
     None,
     /// Answer with this HTTP status and a provider-style error JSON body.
     Status(u16),
-    /// Send the response headers (200), then nothing until the client gives up.
+    /// Send the response headers (200), then no content until the client gives
+    /// up (the LLM mock pads with an SSE comment or JSON whitespace once a
+    /// second, as API gateways do, which a client must ignore).
     Stall,
 }
 

@@ -347,7 +347,8 @@ impl MockLlm {
         lock(&self.state).completed_streams
     }
 
-    /// Streams stopped early because the client went away.
+    /// Streams stopped early because the client went away (including a
+    /// [`Fault::Stall`] response the client gave up on).
     pub fn disconnects(&self) -> usize {
         lock(&self.state).disconnects
     }
@@ -504,6 +505,9 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     )
 }
 
+/// How often a [`Fault::Stall`] response sends contentless padding.
+const STALL_PADDING_EVERY: Duration = Duration::from_secs(1);
+
 async fn chat_completions(
     req: HttpRequest,
     raw: web::Bytes,
@@ -541,14 +545,33 @@ async fn chat_completions(
         Fault::Stall => {
             record(200);
             let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+            let streaming = body.get("stream").and_then(Value::as_bool) == Some(true);
+            let state = state.clone();
             actix_web::rt::spawn(async move {
-                // Hold the body open (sending nothing) until the client leaves.
-                tokio::select! {
-                    _ = tx.closed() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                // Hold the body open with no content until the client leaves,
+                // which counts as a disconnect (the client gave up on the stall).
+                // Padding that carries nothing (an SSE comment; whitespace
+                // before a JSON body, which JSON allows) goes out once a second
+                // — as gateways do while a model is busy — so a closed
+                // connection is noticed: the server only sees it on a write.
+                let padding =
+                    Bytes::from_static(if streaming { b": processing\n\n" } else { b" " });
+                let give_up = tokio::time::sleep(Duration::from_secs(600));
+                tokio::pin!(give_up);
+                loop {
+                    tokio::select! {
+                        _ = tx.closed() => break,
+                        _ = &mut give_up => return,
+                        _ = tokio::time::sleep(STALL_PADDING_EVERY) => {
+                            if tx.send(padding.clone()).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
                 }
+                lock(&state).disconnects += 1;
             });
-            let ctype = if body.get("stream").and_then(Value::as_bool) == Some(true) {
+            let ctype = if streaming {
                 "text/event-stream; charset=utf-8"
             } else {
                 "application/json"

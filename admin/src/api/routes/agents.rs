@@ -1,23 +1,21 @@
-//! Voice agents of a tenant. Provider credentials are accepted on write,
-//! encrypted with the state's secret key, and never returned: responses
-//! carry `credentials_set`.
+//! Voice agents of a tenant: extract → [`crate::service::agents`] → JSON.
+//! Provider credentials are accepted on write, sealed with the state's
+//! secret key, and never returned: responses carry `credentials_set`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use parla_spec::agent as rules;
+use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
 use crate::api::json_body::JsonBody;
 use crate::api::openapi::{Conflict, Forbidden, ItemPath, TenantPath};
-use crate::auth::secrets::associated_data;
-use crate::domain::{AgentId, JsonText, Name, Opaque, TenantId, Timestamp};
-use crate::store::{AgentSpec, DeleteGrant, Paged, SecretChange, TenantScope, VoiceAgent};
-use parla_spec::{AgentProviders, ProviderInput};
+use crate::domain::{AgentId, Name};
+use crate::service::agents::{self as service, view, AgentView, Credentials, OptionsChange};
+use crate::store::{Paged, TenantScope, VoiceAgent};
 
-use super::tenants::field;
-use super::text::{free_text, line};
-use super::{created, paged_view, require, tenant_scope, Change, PageQuery, State};
+use super::{created, paged_view, tenant_scope, PageQuery, State};
 
 /// The module's operations, merged into the document by
 /// [`crate::api::openapi`].
@@ -26,25 +24,25 @@ use super::{created, paged_view, require, tenant_scope, Change, PageQuery, State
 pub(super) struct Doc;
 
 fn default_language() -> String {
-    "en-US".to_owned()
+    rules::DEFAULT_LANGUAGE.to_owned()
 }
 fn default_barge_in() -> bool {
-    true
+    rules::DEFAULT_BARGE_IN
 }
 fn default_barge_in_ms() -> u32 {
-    250
+    rules::DEFAULT_BARGE_IN_MIN_MS
 }
 fn default_endpointing_ms() -> u32 {
-    600
+    rules::DEFAULT_ENDPOINTING_MS
 }
 
-/// Largest accepted `barge_in_min_ms` (10 s of speech).
-const MAX_BARGE_IN_MIN_MS: u32 = 10_000;
-/// Largest accepted `endpointing_ms` (a minute of silence).
-const MAX_ENDPOINTING_MS: u32 = 60_000;
+/// A present field, null included (absent fields stay `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
 
 /// The body of POST and PUT: a full configuration (absent fields take
-/// their defaults).
+/// their defaults, from `parla_spec::agent`).
 #[derive(Deserialize, ToSchema)]
 pub(super) struct AgentInput {
     /// Unique within the tenant.
@@ -54,16 +52,16 @@ pub(super) struct AgentInput {
     #[serde(default)]
     #[schema(max_length = 20000)]
     greeting: String,
-    /// LLM system prompt.
+    /// LLM system prompt (sent with every LLM turn).
     #[serde(default)]
-    #[schema(max_length = 100000)]
+    #[schema(max_length = 20000)]
     system_prompt: String,
     /// The `flow` dialogue script as content (`{"fallback", "intents": […]}`,
     /// at most 64 KiB as JSON); null for none (the built-in script).
     flow: Option<serde_json::Value>,
-    /// Language tag.
+    /// Language tag (BCP 47, e.g. `en`, `en-US`).
     #[serde(default = "default_language")]
-    #[schema(default = "en-US", max_length = 100)]
+    #[schema(default = "en", max_length = 35)]
     language: String,
     /// Speech-to-text provider: `openai` or `deepgram` (empty: `openai`).
     #[serde(default)]
@@ -91,7 +89,7 @@ pub(super) struct AgentInput {
     barge_in_min_ms: u32,
     /// Silence, in milliseconds, that ends the caller's turn (endpointing).
     #[serde(default = "default_endpointing_ms")]
-    #[schema(default = 600, minimum = 0, maximum = 60000)]
+    #[schema(default = 500, minimum = 20, maximum = 60000)]
     endpointing_ms: u32,
     /// Provider settings `{"stt": {…}, "llm": {…}, "tts": {…}}`, each
     /// section the provider's allow-listed settings (e.g. `base_url`,
@@ -100,154 +98,42 @@ pub(super) struct AgentInput {
     /// (checked against the submitted provider kinds).
     #[schema(value_type = Option<Object>)]
     credentials: Option<serde_json::Value>,
+    /// Call settings: `record` (bool, WAV recording), `max_call_secs` (1 to
+    /// 14400), `min_utterance_ms` (0 to 5000), `response_timeout_ms` (100 to
+    /// 2000), `answer_delay_ms` (0 to 30000), `fallback_line` (text, at most
+    /// 1000 characters); absent fields take the engine's defaults. Absent:
+    /// keep the stored options; null: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    engine_options: Option<serde_json::Value>,
 }
 
 impl AgentInput {
-    /// The checked configuration. The providers are checked against the
-    /// tenant allow-lists ([`parla_spec`]) with the submitted credentials,
-    /// or, when none are submitted, with `stored` (the agent's current ones),
-    /// so that a saved agent can always run; the kinds are stored with the
-    /// defaults filled in.
-    fn spec(
-        &self,
-        stored: Result<Option<serde_json::Value>, String>,
-    ) -> Result<AgentSpec, ApiError> {
-        let mut err = ApiError::validation();
-        let name: Option<Name> = field(&mut err, "name", Some(&self.name));
-        let stored = match (&self.credentials, stored) {
-            (Some(_), _) => None,
-            (None, Ok(stored)) => stored,
-            (None, Err(message)) => {
-                err = err.with_field("credentials", message);
-                None
-            }
-        };
-        let providers = AgentProviders::from_input(&ProviderInput {
-            stt_provider: &self.stt_provider,
-            llm_provider: &self.llm_provider,
-            tts_provider: &self.tts_provider,
-            credentials: self.credentials.as_ref().or(stored.as_ref()),
-            flow: self.flow.as_ref(),
-        });
-        let kinds = match providers {
-            Ok(p) => Some(p.kinds()),
-            Err(e) => {
-                for f in e.fields {
-                    err = err.with_field(&f.field, f.message);
-                }
-                None
-            }
-        };
-        free_text(&mut err, "greeting", &self.greeting, 20_000);
-        free_text(&mut err, "system_prompt", &self.system_prompt, 100_000);
-        for (name, value) in [("language", &self.language), ("voice", &self.voice)] {
-            line(&mut err, name, value, 100);
-        }
-        if self.barge_in_min_ms > MAX_BARGE_IN_MIN_MS {
-            err = err.with_field(
-                "barge_in_min_ms",
-                format!("must be at most {MAX_BARGE_IN_MIN_MS}"),
-            );
-        }
-        if self.endpointing_ms > MAX_ENDPOINTING_MS {
-            err = err.with_field(
-                "endpointing_ms",
-                format!("must be at most {MAX_ENDPOINTING_MS}"),
-            );
-        }
-        let (Some(name), Some((stt, llm, tts)), false) = (name, kinds, err.has_fields()) else {
-            return Err(err);
-        };
-        Ok(AgentSpec {
-            name,
+    /// The service's input.
+    fn input(&self) -> service::AgentInput {
+        service::AgentInput {
+            name: self.name.clone(),
             greeting: self.greeting.clone(),
             system_prompt: self.system_prompt.clone(),
-            flow: self.flow.clone().map(JsonText),
+            flow: self.flow.clone(),
             language: self.language.clone(),
-            stt_provider: stt.to_owned(),
-            llm_provider: llm.to_owned(),
-            tts_provider: tts.to_owned(),
+            stt_provider: self.stt_provider.clone(),
+            llm_provider: self.llm_provider.clone(),
+            tts_provider: self.tts_provider.clone(),
             voice: self.voice.clone(),
             barge_in_enabled: self.barge_in_enabled,
             barge_in_min_ms: self.barge_in_min_ms,
             endpointing_ms: self.endpointing_ms,
-        })
+            credentials: match &self.credentials {
+                None | Some(serde_json::Value::Null) => Credentials::Keep,
+                Some(c) => Credentials::Set(c.clone()),
+            },
+            engine_options: match &self.engine_options {
+                None => OptionsChange::Keep,
+                Some(v) => OptionsChange::Replace(v.clone()),
+            },
+        }
     }
-
-    fn encrypted_credentials(
-        &self,
-        state: &State,
-        scope: &TenantScope,
-    ) -> Result<Option<Opaque>, ApiError> {
-        let Some(c) = &self.credentials else {
-            return Ok(None);
-        };
-        let ad = associated_data(
-            "voice_agents",
-            &scope.tenant().to_string(),
-            "credentials_enc",
-        );
-        let enc = state
-            .secrets
-            .encrypt_str(&c.to_string(), &ad)
-            .map_err(ApiError::internal)?;
-        Ok(Some(Opaque::new(enc)))
-    }
-}
-
-/// An agent as the API shows it: its configuration without the
-/// credentials (only whether they are set).
-#[derive(Serialize, ToSchema)]
-pub(super) struct AgentView {
-    id: AgentId,
-    tenant_id: TenantId,
-    name: Name,
-    greeting: String,
-    system_prompt: String,
-    /// Conversation flow document, or null.
-    flow: Option<serde_json::Value>,
-    language: String,
-    stt_provider: String,
-    llm_provider: String,
-    tts_provider: String,
-    voice: String,
-    barge_in_enabled: bool,
-    /// Milliseconds of caller speech that count as barge-in.
-    barge_in_min_ms: u32,
-    /// Milliseconds of silence that end the caller's turn.
-    endpointing_ms: u32,
-    /// Whether provider credentials are stored.
-    credentials_set: bool,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-/// The public view of an agent (no secrets).
-fn view(a: &VoiceAgent) -> AgentView {
-    AgentView {
-        id: a.id,
-        tenant_id: a.tenant_id,
-        name: a.name.clone(),
-        greeting: a.greeting.clone(),
-        system_prompt: a.system_prompt.clone(),
-        flow: a.flow.as_ref().map(|f| f.0.clone()),
-        language: a.language.clone(),
-        stt_provider: a.stt_provider.clone(),
-        llm_provider: a.llm_provider.clone(),
-        tts_provider: a.tts_provider.clone(),
-        voice: a.voice.clone(),
-        barge_in_enabled: a.barge_in_enabled,
-        barge_in_min_ms: a.barge_in_min_ms,
-        endpointing_ms: a.endpointing_ms,
-        credentials_set: a.credentials_enc.is_some(),
-        created_at: a.created_at,
-        updated_at: a.updated_at,
-    }
-}
-
-/// `view` as JSON for the audit log.
-fn audited(a: &VoiceAgent) -> Option<serde_json::Value> {
-    serde_json::to_value(view(a)).ok()
 }
 
 /// `POST /tenants/{tid}/agents`: creates an agent (201 with its view).
@@ -272,17 +158,7 @@ pub(super) async fn create(
     body: JsonBody<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    require(who.principal.can_manage_agents_and_numbers())?;
-    let spec = body.spec(Ok(None))?;
-    let creds = body.encrypted_credentials(&state, &scope)?;
-    let a = state
-        .store
-        .agents()
-        .create(&scope, &spec, creds.as_ref())
-        .await?;
-    Change::created("agent.create", Some(scope.tenant()), a.id, audited(&a))
-        .record(&state, &req, &who)
-        .await?;
+    let a = service::create(service_ctx!(state, req, who), &scope, &body.input()).await?;
     Ok(created(view(&a)))
 }
 
@@ -363,27 +239,9 @@ pub(super) async fn update(
     path: web::Path<(String, String)>,
     body: JsonBody<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_manage_agents_and_numbers())?;
-    let spec = body.spec(before.decrypted_credentials(&state.secrets))?;
-    let change = match body.encrypted_credentials(&state, &scope)? {
-        Some(enc) => SecretChange::Set(enc),
-        None => SecretChange::Keep,
-    };
-    let a = state
-        .store
-        .agents()
-        .update(&scope, before.id, &spec, &change)
-        .await?;
-    Change::updated(
-        "agent.update",
-        Some(scope.tenant()),
-        a.id,
-        audited(&before),
-        audited(&a),
-    )
-    .record(&state, &req, &who)
-    .await?;
+    let scope = tenant_scope(&state, &who, &path.0).await?;
+    let id: AgentId = parse_id(&path.1)?;
+    let a = service::update(service_ctx!(state, req, who), &scope, id, &body.input()).await?;
     Ok(HttpResponse::Ok().json(view(&a)))
 }
 
@@ -405,19 +263,8 @@ pub(super) async fn delete(
     who: Authenticated,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_delete())?;
-    state
-        .store
-        .agents()
-        .delete(&scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::deleted(
-        "agent.delete",
-        Some(scope.tenant()),
-        before.id,
-        audited(&before),
-    )
-    .record_deletion(&state, &req, &who)
-    .await
+    let scope = tenant_scope(&state, &who, &path.0).await?;
+    let id: AgentId = parse_id(&path.1)?;
+    service::delete(service_ctx!(state, req, who), &scope, id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

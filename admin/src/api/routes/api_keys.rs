@@ -5,15 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::auth::Authenticated;
-use crate::api::error::{parse_id, ApiError};
+use crate::api::error::ApiError;
 use crate::api::json_body::JsonBody;
 use crate::api::openapi::{Conflict, Forbidden, ItemPath, TenantPath};
-use crate::auth::ApiKey as KeyGen;
-use crate::domain::{ApiKeyId, Name, Opaque, TenantId, Timestamp, UserId};
-use crate::store::{ApiKey, DeleteGrant, NewApiKey, Paged, TenantScope};
+use crate::domain::{ApiKeyId, Name};
+use crate::service::api_keys::{self as service, view, ApiKeyView};
+use crate::store::Paged;
 
-use super::tenants::field;
-use super::{created, paged_view, require, tenant_scope, Change, PageQuery, State};
+use super::{created, paged_view, scope_and_id, tenant_scope, PageQuery, State};
 
 /// The module's operations, merged into the document by
 /// [`crate::api::openapi`].
@@ -30,26 +29,6 @@ pub(super) struct Create {
     name: String,
 }
 
-/// An API key as the API shows it (never its hash; the key itself only
-/// once, in [`CreatedApiKey`]).
-#[derive(Serialize, ToSchema)]
-pub(super) struct ApiKeyView {
-    id: ApiKeyId,
-    tenant_id: TenantId,
-    name: Name,
-    /// First characters of the key, to recognise it.
-    prefix: String,
-    /// The user who created it; null once that user is deleted.
-    created_by: Option<UserId>,
-    created_at: Timestamp,
-    /// Last successful use, if any.
-    last_used_at: Option<Timestamp>,
-    /// When it was revoked, if it was.
-    revoked_at: Option<Timestamp>,
-    /// `true` unless revoked.
-    active: bool,
-}
-
 /// The answer to POST: the key's view and the key itself.
 #[derive(Serialize, ToSchema)]
 pub(super) struct CreatedApiKey {
@@ -58,25 +37,6 @@ pub(super) struct CreatedApiKey {
     /// The full key (`pk_…`), for `Authorization: Bearer`. Shown only
     /// here: it is not stored and cannot be retrieved again.
     key: String,
-}
-
-fn view(k: &ApiKey) -> ApiKeyView {
-    ApiKeyView {
-        id: k.id,
-        tenant_id: k.tenant_id,
-        name: k.name.clone(),
-        prefix: k.prefix.clone(),
-        created_by: k.created_by,
-        created_at: k.created_at,
-        last_used_at: k.last_used_at,
-        revoked_at: k.revoked_at,
-        active: k.is_active(),
-    }
-}
-
-/// `view` as JSON for the audit log.
-fn audited(k: &ApiKey) -> Option<serde_json::Value> {
-    serde_json::to_value(view(k)).ok()
 }
 
 /// `POST /tenants/{tid}/api-keys`: creates a key owned by the caller (a
@@ -103,35 +63,10 @@ pub(super) async fn create(
     body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    // A key never mints keys (they would outlive its revocation).
-    require(who.principal.can_create_api_keys())?;
-    let mut err = ApiError::validation();
-    let name: Option<Name> = field(&mut err, "name", Some(&body.name));
-    let (Some(name), false) = (name, err.has_fields()) else {
-        return Err(err);
-    };
-    // A key is owned by a human: the caller.
-    let created_by = who.user_id.ok_or_else(ApiError::forbidden)?;
-    let generated = KeyGen::generate();
-    let k = state
-        .store
-        .api_keys()
-        .create(
-            &scope,
-            NewApiKey {
-                name,
-                prefix: generated.prefix.clone(),
-                key_hash: Opaque::new(generated.hash.clone()),
-                created_by,
-            },
-        )
-        .await?;
-    Change::created("api_key.create", Some(scope.tenant()), k.id, audited(&k))
-        .record(&state, &req, &who)
-        .await?;
+    let k = service::create(service_ctx!(state, req, who), &scope, &body.name).await?;
     Ok(created(CreatedApiKey {
-        view: view(&k),
-        key: generated.plaintext,
+        view: view(&k.key),
+        key: k.plaintext,
     }))
 }
 
@@ -156,23 +91,6 @@ pub(super) async fn list(
     Ok(paged_view(p, view))
 }
 
-async fn load(
-    state: &State,
-    who: &Authenticated,
-    tid: &str,
-    id: &str,
-) -> Result<(TenantScope, ApiKey), ApiError> {
-    let scope = tenant_scope(state, who, tid).await?;
-    let id: ApiKeyId = parse_id(id)?;
-    let k = state
-        .store
-        .api_keys()
-        .get(&scope, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok((scope, k))
-}
-
 /// `POST /tenants/{tid}/api-keys/{id}/revoke`: the key stops working.
 #[utoipa::path(
     post,
@@ -191,22 +109,8 @@ pub(super) async fn revoke(
     who: Authenticated,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_manage_agents_and_numbers())?;
-    let k = state
-        .store
-        .api_keys()
-        .revoke(&scope, before.id, Timestamp::now())
-        .await?;
-    Change::updated(
-        "api_key.revoke",
-        Some(scope.tenant()),
-        k.id,
-        audited(&before),
-        audited(&k),
-    )
-    .record(&state, &req, &who)
-    .await?;
+    let (scope, id) = scope_and_id::<ApiKeyId>(&state, &who, &path.0, &path.1).await?;
+    let k = service::revoke(service_ctx!(state, req, who), &scope, id).await?;
     Ok(HttpResponse::Ok().json(view(&k)))
 }
 
@@ -228,19 +132,7 @@ pub(super) async fn delete(
     who: Authenticated,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_delete())?;
-    state
-        .store
-        .api_keys()
-        .delete(&scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::deleted(
-        "api_key.delete",
-        Some(scope.tenant()),
-        before.id,
-        audited(&before),
-    )
-    .record_deletion(&state, &req, &who)
-    .await
+    let (scope, id) = scope_and_id::<ApiKeyId>(&state, &who, &path.0, &path.1).await?;
+    service::delete(service_ctx!(state, req, who), &scope, id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,5 +1,5 @@
 //! `POST /api/v1/auth/login`, `/auth/login/second-factor`, `/auth/logout`:
-//! thin HTTP wrappers over [`crate::api::login_flow`]. A successful login
+//! thin HTTP wrappers over [`crate::service::login`]. A successful login
 //! answers `{token, csrf_token, user_id, tenant_id}` and sets the session
 //! cookie; with TOTP on, the password step answers
 //! `{"second_factor_required": true, "challenge"}` instead.
@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use crate::api::auth::Authenticated;
 use crate::api::error::ApiError;
 use crate::api::json_body::JsonBody;
-use crate::api::login_flow::{self, end_session, LoginOutcome, SignedIn};
 use crate::api::openapi::{Forbidden, Unauthorized};
 use crate::auth::session;
 use crate::domain::{TenantId, UserId};
+use crate::service::login::{self as login_flow, end_session, LoginOutcome, SignedIn};
 
 use super::tenants::field;
 use super::{peer_ip, State};

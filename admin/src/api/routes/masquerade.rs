@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::auth::Authenticated;
 use crate::api::error::{parse_id, ApiError};
-use crate::api::login_flow::{self, end_masquerade_id};
 use crate::api::openapi::{Forbidden, TenantPath, Validation};
 use crate::domain::TenantId;
+use crate::service::login::{self as login_flow, end_masquerade_id};
 
 use super::login::{signed_in, SessionView};
 use super::{peer_ip, require_super_admin, State};

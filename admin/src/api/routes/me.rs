@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use crate::api::auth::Authenticated;
 use crate::api::error::ApiError;
 use crate::api::json_body::JsonBody;
-use crate::api::login_flow::{self, TotpEnrolment};
 use crate::api::openapi::{Conflict, Forbidden};
 use crate::auth::Principal;
 use crate::domain::UserId;
+use crate::service::login::{self as login_flow, TotpEnrolment};
 
 use super::{peer_ip, State};
 

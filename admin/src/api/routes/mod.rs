@@ -5,28 +5,41 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::Principal;
-use crate::domain::{TenantId, Timestamp};
+use crate::domain::TenantId;
 use crate::store::{NewAuditEntry, Page, Paged, TenantScope};
 
 use super::app::AdminState;
 use super::auth::Authenticated;
 use super::error::{parse_id, ApiError};
 
+/// The service context ([`crate::service::Ctx`]) of a request: the
+/// state's store and secret key, acting as `$who` from the request's
+/// client address.
+macro_rules! service_ctx {
+    ($state:expr, $req:expr, $who:expr) => {
+        crate::service::Ctx {
+            store: &$state.store,
+            secrets: &$state.secrets,
+            actor: &$who.actor(super::client_ip(&$req)),
+        }
+    };
+}
+
 mod agents;
 mod api_keys;
 mod calls;
+mod live;
 mod login;
 mod masquerade;
 mod me;
 mod numbers;
 mod tenants;
-mod text;
 mod trunks;
 mod users;
 
 /// The OpenAPI fragment of every route module (each module's `Doc`), merged
 /// into the document by [`super::openapi::document`]. A module whose routes
-/// are registered below must be listed here (tests/api_openapi.rs checks).
+/// are registered below must be listed here (tests/it/api_openapi.rs checks).
 pub(super) fn docs() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
     vec![
@@ -34,6 +47,7 @@ pub(super) fn docs() -> Vec<utoipa::openapi::OpenApi> {
         api_keys::Doc::openapi(),
         numbers::Doc::openapi(),
         calls::Doc::openapi(),
+        live::Doc::openapi(),
         login::Doc::openapi(),
         me::Doc::openapi(),
         masquerade::Doc::openapi(),
@@ -113,6 +127,20 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         )
         .route("/tenants/{tid}/calls", web::get().to(calls::list))
         .route("/tenants/{tid}/calls/{id}", web::get().to(calls::get))
+        .route(
+            "/tenants/{tid}/calls/{id}/events",
+            web::get().to(live::events),
+        )
+        .route(
+            "/tenants/{tid}/calls/{id}/hangup",
+            web::post().to(live::hangup),
+        )
+        .route("/tenants/{tid}/calls/{id}/say", web::post().to(live::say))
+        .route(
+            "/tenants/{tid}/live-calls",
+            web::get().to(live::list_tenant),
+        )
+        .route("/live-calls", web::get().to(live::list_all))
         .route("/tenants/{tid}/audit", web::get().to(calls::audit));
 }
 
@@ -264,27 +292,6 @@ impl<'a> Change<'a> {
     ) -> Result<(), ApiError> {
         audit(state, req, who, self).await
     }
-
-    /// Records this deletion and answers 204.
-    pub(super) async fn record_deletion(
-        self,
-        state: &AdminState,
-        req: &HttpRequest,
-        who: &Authenticated,
-    ) -> Result<HttpResponse, ApiError> {
-        audit(state, req, who, self).await?;
-        Ok(HttpResponse::NoContent().finish())
-    }
-
-    /// A deletion: `before` before, nothing after.
-    pub(super) fn deleted(
-        action: &'a str,
-        tenant: Option<TenantId>,
-        target: impl ToString,
-        before: Option<serde_json::Value>,
-    ) -> Self {
-        Self::updated(action, tenant, target, before, None)
-    }
 }
 
 /// The client address (the TCP peer; proxies are a later step).
@@ -316,7 +323,7 @@ async fn audit(
             before: change.before,
             after: change.after,
             ip: client_ip(req),
-            at: Timestamp::now(),
+            at: state.store.now(),
         })
         .await?;
     Ok(())

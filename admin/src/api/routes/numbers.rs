@@ -13,10 +13,10 @@ use crate::api::error::{parse_id, ApiError};
 use crate::api::json_body::JsonBody;
 use crate::api::openapi::{Conflict, Forbidden, ItemPath, TenantPath};
 use crate::domain::{AgentId, NumberAddress, NumberId};
-use crate::store::{DeleteGrant, NewNumber, Paged, PhoneNumber, TenantScope};
+use crate::service::numbers as service;
+use crate::store::{Paged, PhoneNumber, TenantScope};
 
-use super::tenants::field;
-use super::{created, require, tenant_scope, Change, PageQuery, State};
+use super::{created, tenant_scope, PageQuery, State};
 
 /// The module's operations, merged into the document by
 /// [`crate::api::openapi`].
@@ -47,23 +47,6 @@ pub(super) struct Update {
 
 /// The agent to route to, which must be one of the scope's agents (422
 /// otherwise, whatever tenant it belongs to).
-async fn agent_of(
-    state: &State,
-    scope: &TenantScope,
-    err: &mut ApiError,
-    raw: Option<&str>,
-) -> Result<Option<AgentId>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let found = match raw.parse::<AgentId>() {
-        Ok(id) => state.store.agents().get(scope, id).await?.map(|a| a.id),
-        Err(_) => None,
-    };
-    if found.is_none() {
-        *err = err.clone().with_field("agent_id", "no such agent");
-    }
-    Ok(found)
-}
-
 /// `POST /tenants/{tid}/numbers`: adds a number to the tenant (super
 /// admin only: 403 for tenant users and API keys).
 #[utoipa::path(
@@ -87,26 +70,8 @@ pub(super) async fn create(
     body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    require(who.principal.can_manage_number_inventory())?;
-    let mut err = ApiError::validation();
-    let address: Option<NumberAddress> = field(&mut err, "address", Some(&body.address));
-    let agent_id = agent_of(&state, &scope, &mut err, body.agent_id.as_deref()).await?;
-    let (Some(address), false) = (address, err.has_fields()) else {
-        return Err(err);
-    };
-    let n = state
-        .store
-        .numbers()
-        .create(&scope, NewNumber { address, agent_id })
-        .await?;
-    Change::created(
-        "number.create",
-        Some(scope.tenant()),
-        n.id,
-        serde_json::to_value(&n).ok(),
-    )
-    .record(&state, &req, &who)
-    .await?;
+    let ctx = service_ctx!(state, req, who);
+    let n = service::create(ctx, &scope, &body.address, body.agent_id.as_deref()).await?;
     Ok(created(n))
 }
 
@@ -186,27 +151,10 @@ pub(super) async fn update(
     path: web::Path<(String, String)>,
     body: JsonBody<Update>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_manage_agents_and_numbers())?;
-    let mut err = ApiError::validation();
-    let agent_id = agent_of(&state, &scope, &mut err, body.agent_id.as_deref()).await?;
-    if err.has_fields() {
-        return Err(err);
-    }
-    let n = state
-        .store
-        .numbers()
-        .assign_agent(&scope, before.id, agent_id)
-        .await?;
-    Change::updated(
-        "number.update",
-        Some(scope.tenant()),
-        n.id,
-        serde_json::to_value(&before).ok(),
-        serde_json::to_value(&n).ok(),
-    )
-    .record(&state, &req, &who)
-    .await?;
+    let scope = tenant_scope(&state, &who, &path.0).await?;
+    let id: NumberId = parse_id(&path.1)?;
+    let ctx = service_ctx!(state, req, who);
+    let n = service::assign(ctx, &scope, id, body.agent_id.as_deref()).await?;
     Ok(HttpResponse::Ok().json(n))
 }
 
@@ -228,19 +176,8 @@ pub(super) async fn delete(
     who: Authenticated,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_delete())?;
-    state
-        .store
-        .numbers()
-        .delete(&scope, &DeleteGrant::super_admin(), before.id)
-        .await?;
-    Change::deleted(
-        "number.delete",
-        Some(scope.tenant()),
-        before.id,
-        serde_json::to_value(&before).ok(),
-    )
-    .record_deletion(&state, &req, &who)
-    .await
+    let scope = tenant_scope(&state, &who, &path.0).await?;
+    let id: NumberId = parse_id(&path.1)?;
+    service::delete(service_ctx!(state, req, who), &scope, id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -9,9 +9,10 @@ use crate::api::error::{parse_id, ApiError};
 use crate::api::json_body::JsonBody;
 use crate::api::openapi::{Conflict, Forbidden, NotFound, TenantPath};
 use crate::domain::{Name, Slug, TenantId, TenantStatus};
-use crate::store::{DeleteGrant, NewTenant, Paged, Tenant, TenantUpdate};
+use crate::service::tenants as service;
+use crate::store::{Paged, Tenant};
 
-use super::{created, require_super_admin, Change, PageQuery, State};
+use super::{created, require_super_admin, PageQuery, State};
 
 /// The module's operations, merged into the document by
 /// [`crate::api::openapi`].
@@ -29,8 +30,8 @@ pub(super) struct Create {
     /// URL identifier (unique).
     #[schema(value_type = Slug)]
     slug: String,
-    /// Billing plan; `free` when absent or null.
-    #[schema(value_type = Option<Slug>)]
+    /// Billing plan (a slug); `free` when absent, null or empty.
+    #[schema(value_type = Option<String>, pattern = "^$|^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
     plan: Option<String>,
 }
 
@@ -44,8 +45,8 @@ pub(super) struct Update {
     /// Suspend or reactivate.
     #[schema(value_type = Option<TenantStatus>)]
     status: Option<String>,
-    /// New billing plan.
-    #[schema(value_type = Option<Slug>)]
+    /// New billing plan (a slug); absent, null or empty keeps the current one.
+    #[schema(value_type = Option<String>, pattern = "^$|^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
     plan: Option<String>,
 }
 
@@ -92,22 +93,8 @@ pub(super) async fn create(
     body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     require_super_admin(&who)?;
-    let mut err = ApiError::validation();
-    let name: Option<Name> = field(&mut err, "name", Some(&body.name));
-    let slug: Option<Slug> = field(&mut err, "slug", Some(&body.slug));
-    let plan: Option<Slug> = field(&mut err, "plan", body.plan.as_deref());
-    let (Some(name), Some(slug), false) = (name, slug, err.has_fields()) else {
-        return Err(err);
-    };
-    let t = state
-        .store
-        .tenants()
-        .create(NewTenant { name, slug, plan })
-        .await?;
-    let after = serde_json::to_value(&t).ok();
-    Change::created("tenant.create", Some(t.id), t.id, after)
-        .record(&state, &req, &who)
-        .await?;
+    let ctx = service_ctx!(state, req, who);
+    let t = service::create(ctx, &body.name, &body.slug, body.plan.as_deref()).await?;
     Ok(created(t))
 }
 
@@ -175,31 +162,13 @@ pub(super) async fn update(
 ) -> Result<HttpResponse, ApiError> {
     only_super_admin(&who)?;
     let id: TenantId = parse_id(&path)?;
-    let before = state
-        .store
-        .tenants()
-        .get(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let mut err = ApiError::validation();
-    let update = TenantUpdate {
-        name: field::<Name>(&mut err, "name", body.name.as_deref()),
-        status: field::<TenantStatus>(&mut err, "status", body.status.as_deref()),
-        plan: field::<Slug>(&mut err, "plan", body.plan.as_deref()),
-    };
-    if err.has_fields() {
-        return Err(err);
-    }
-    let t = state.store.tenants().update(id, update).await?;
-    Change::updated(
-        "tenant.update",
-        Some(id),
-        id,
-        serde_json::to_value(&before).ok(),
-        serde_json::to_value(&t).ok(),
-    )
-    .record(&state, &req, &who)
-    .await?;
+    let ctx = service_ctx!(state, req, who);
+    let (name, status, plan) = (
+        body.name.as_deref(),
+        body.status.as_deref(),
+        body.plan.as_deref(),
+    );
+    let t = service::update(ctx, id, name, status, plan).await?;
     Ok(HttpResponse::Ok().json(t))
 }
 
@@ -220,23 +189,6 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     only_super_admin(&who)?;
     let id: TenantId = parse_id(&path)?;
-    let before = state
-        .store
-        .tenants()
-        .get(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    state
-        .store
-        .tenants()
-        .delete(&DeleteGrant::super_admin(), id)
-        .await?;
-    Change::deleted(
-        "tenant.delete",
-        None,
-        id,
-        serde_json::to_value(&before).ok(),
-    )
-    .record_deletion(&state, &req, &who)
-    .await
+    service::delete(service_ctx!(state, req, who), id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,19 +1,18 @@
 //! Users of a tenant (super admin or that tenant's admin).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::auth::Authenticated;
 use crate::api::error::ApiError;
 use crate::api::json_body::JsonBody;
 use crate::api::openapi::{Conflict, Forbidden, ItemPath, TenantPath};
-use crate::auth::{hash_password, PasswordPolicy};
-use crate::domain::{Email, Opaque, TenantRole, UserId, UserStatus};
-use crate::store::{DeleteGrant, NewUser, Paged, TenantMember, TenantScope};
+use crate::domain::{Email, TenantRole, UserId, UserStatus};
+use crate::service::users::{self as service, CreatedUser};
+use crate::store::{Paged, TenantMember, TenantScope};
 
-use super::tenants::field;
-use super::{created, found, require, scope_and_id, tenant_scope, Change, PageQuery, State};
+use super::{created, found, scope_and_id, tenant_scope, PageQuery, State};
 
 /// The module's operations, merged into the document by
 /// [`crate::api::openapi`].
@@ -31,14 +30,6 @@ pub(super) struct Create {
     password: String,
     #[schema(value_type = TenantRole)]
     role: String,
-}
-
-/// The created user.
-#[derive(Serialize, ToSchema)]
-pub(super) struct CreatedUser {
-    id: UserId,
-    email: Email,
-    role: TenantRole,
 }
 
 #[utoipa::path(
@@ -62,41 +53,14 @@ pub(super) async fn create(
     body: JsonBody<Create>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = tenant_scope(&state, &who, &path).await?;
-    require(who.principal.can_manage_users())?;
     let body = body.into_inner();
-    let mut err = ApiError::validation();
-    let email: Option<Email> = field(&mut err, "email", Some(&body.email));
-    let role: Option<TenantRole> = field(&mut err, "role", Some(&body.role));
-    if let Err(e) = PasswordPolicy::check(&body.password) {
-        err = err.with_field("password", e.to_string());
-    }
-    let (Some(email), Some(role), false) = (email, role, err.has_fields()) else {
-        return Err(err);
+    let input = service::NewMember {
+        email: body.email,
+        password: body.password,
+        role: body.role,
     };
-    let password = body.password;
-    let hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    let user = state
-        .store
-        .users()
-        .create(NewUser {
-            email,
-            password_hash: Opaque::new(hash),
-        })
-        .await?;
-    state.store.memberships().add(&scope, user.id, role).await?;
-    let after = CreatedUser {
-        id: user.id,
-        email: user.email,
-        role,
-    };
-    let audit = serde_json::to_value(&after).ok();
-    Change::created("user.create", Some(scope.tenant()), after.id, audit)
-        .record(&state, &req, &who)
-        .await?;
-    Ok(created(after))
+    let user = service::create(service_ctx!(state, req, who), &scope, &input).await?;
+    Ok(created(user))
 }
 
 #[utoipa::path(
@@ -178,38 +142,10 @@ pub(super) async fn update(
     path: web::Path<(String, String)>,
     body: JsonBody<Update>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_manage_users())?;
-    let mut err = ApiError::validation();
-    let role: Option<TenantRole> = field(&mut err, "role", body.role.as_deref());
-    let status: Option<UserStatus> = field(&mut err, "status", body.status.as_deref());
-    if err.has_fields() {
-        return Err(err);
-    }
-    let id = before.user_id;
-    if let Some(status) = status {
-        if !who.principal.can_delete() {
-            let roles = state.store.memberships().roles_of(id).await?;
-            require(roles.iter().all(|m| m.tenant_id == Some(scope.tenant())))?;
-        }
-        state.store.users().set_status(id, status).await?;
-        if status == UserStatus::Disabled {
-            state.store.sessions().delete_for_user(id).await?;
-        }
-    }
-    if let Some(role) = role {
-        state.store.memberships().set_role(&scope, id, role).await?;
-    }
-    let after = found(state.store.memberships().member(&scope, id).await?)?;
-    Change::updated(
-        "user.update",
-        Some(scope.tenant()),
-        id,
-        serde_json::to_value(&before).ok(),
-        serde_json::to_value(&after).ok(),
-    )
-    .record(&state, &req, &who)
-    .await?;
+    let (scope, id) = scope_and_id::<UserId>(&state, &who, &path.0, &path.1).await?;
+    let ctx = service_ctx!(state, req, who);
+    let (role, status) = (body.role.as_deref(), body.status.as_deref());
+    let after = service::update(ctx, &scope, id, role, status).await?;
     Ok(HttpResponse::Ok().json(after))
 }
 
@@ -233,21 +169,7 @@ pub(super) async fn delete(
     who: Authenticated,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, before) = load(&state, &who, &path.0, &path.1).await?;
-    require(who.principal.can_delete())?;
-    let grant = DeleteGrant::super_admin();
-    let id = before.user_id;
-    state.store.memberships().remove(&scope, &grant, id).await?;
-    state.store.sessions().delete_for_user(id).await?;
-    if state.store.memberships().roles_of(id).await?.is_empty() {
-        state.store.users().delete(&grant, id).await?;
-    }
-    Change::deleted(
-        "user.delete",
-        Some(scope.tenant()),
-        id,
-        serde_json::to_value(&before).ok(),
-    )
-    .record_deletion(&state, &req, &who)
-    .await
+    let (scope, id) = scope_and_id::<UserId>(&state, &who, &path.0, &path.1).await?;
+    service::remove(service_ctx!(state, req, who), &scope, id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

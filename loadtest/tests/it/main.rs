@@ -1,0 +1,9 @@
+//! The integration tests of this crate, in one test binary (one link, one
+//! process per test under `cargo nextest`). Each module is one former test file.
+
+mod common;
+
+mod bad_input;
+mod simulators;
+mod sipp_echo;
+mod smoke;

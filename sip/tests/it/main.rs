@@ -1,0 +1,7 @@
+//! The integration tests of this crate, in one test binary (one link, one
+//! process per test under `cargo nextest`). Each module is one former test file.
+
+mod sdp;
+mod torture;
+mod uas_sipp;
+mod uas_tcp;

@@ -1,0 +1,5 @@
+//! The integration tests of this crate, in one test binary (one link, one
+//! process per test under `cargo nextest`). Each module is one former test file.
+
+mod caller;
+mod servers;
