@@ -5,9 +5,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use parla_admin::auth::secrets::SECRET_KEY_ENV;
-use parla_admin::auth::SecretKey;
-use parla_admin::store::Store;
+use parla_admin_core::auth::secrets::SECRET_KEY_ENV;
+use parla_admin_core::auth::SecretKey;
+use parla_admin_core::store::Store;
 
 use crate::cli::StoreArgs;
 
@@ -97,7 +97,7 @@ fn generate_key_file(path: &PathBuf) -> anyhow::Result<SecretKey> {
 
 /// Fails unless `password` satisfies the password policy.
 pub fn check_password(password: &str) -> anyhow::Result<()> {
-    if let Err(e) = parla_admin::auth::PasswordPolicy::check(password) {
+    if let Err(e) = parla_admin_core::auth::PasswordPolicy::check(password) {
         bail!("the password does not meet the policy: {e}");
     }
     Ok(())

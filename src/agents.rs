@@ -5,11 +5,11 @@
 //! The storage convention (provider kinds, the encrypted
 //! `{"stt": {…}, "llm": {…}, "tts": {…}}` credentials object, the `flow`
 //! column, `engine_options`) is documented on
-//! `parla_admin::store::agents`.
+//! `parla_admin_core::store::agents`.
 
-use parla_admin::auth::secrets::associated_data;
-use parla_admin::auth::{AuthError, SecretKey};
-use parla_admin::store::VoiceAgent;
+use parla_admin_core::auth::secrets::associated_data;
+use parla_admin_core::auth::{AuthError, SecretKey};
+use parla_admin_core::store::VoiceAgent;
 use parla_engine::agent::AgentConfig;
 use parla_spec::{AgentProviders, ProviderInput};
 
@@ -155,7 +155,7 @@ fn decrypt_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parla_admin::domain::{AgentId, JsonText, Opaque, TenantId, Timestamp};
+    use parla_admin_core::domain::{AgentId, JsonText, Opaque, TenantId, Timestamp};
     use parla_engine::providers::config::{LlmProviderConfig, SttProviderConfig};
 
     fn row(tenant: TenantId) -> VoiceAgent {

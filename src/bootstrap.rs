@@ -6,9 +6,9 @@
 use std::io::BufRead as _;
 
 use anyhow::Context as _;
-use parla_admin::auth::random;
-use parla_admin::domain::{Email, Opaque, Timestamp, UserId};
-use parla_admin::store::{NewAuditEntry, NewUser, Store};
+use parla_admin_core::auth::random;
+use parla_admin_core::domain::{Email, Opaque, Timestamp, UserId};
+use parla_admin_core::store::{NewAuditEntry, NewUser, Store};
 
 use crate::admin_store::check_password;
 
@@ -30,9 +30,15 @@ pub const SECRET_ENV: [&str; 3] = [
     "PARLA_DATABASE_URL",
 ];
 
-/// Parla's secrets from the environment, held in memory only.
+/// Parla's own secrets and the first super admin's e-mail: taken from the
+/// environment by `main` ([`EnvSecrets::take`]), or set by whoever embeds
+/// [`crate::Application`] (the library reads no environment); held in
+/// memory only.
 #[derive(Default)]
 pub struct EnvSecrets {
+    /// `PARLA_ADMIN_EMAIL`: the first super admin's e-mail (default
+    /// [`DEFAULT_ADMIN_EMAIL`]). Not a secret: it stays in the environment.
+    pub admin_email: Option<String>,
     /// `PARLA_ADMIN_PASSWORD`: the first super admin's password.
     pub admin_password: Option<String>,
     /// `PARLA_SECRET_KEY`: base64 of the key encrypting provider credentials.
@@ -46,8 +52,9 @@ impl std::fmt::Debug for EnvSecrets {
 }
 
 impl EnvSecrets {
-    /// Reads the [`SECRET_ENV`] variables (empty ones count as unset) and
-    /// removes them from the process environment.
+    /// Reads the [`SECRET_ENV`] variables and `PARLA_ADMIN_EMAIL` (empty
+    /// ones count as unset) and removes the [`SECRET_ENV`] ones from the
+    /// process environment.
     ///
     /// Call it in `main` after parsing the command line and before any
     /// thread exists (no async runtime, Arbiter or other thread yet):
@@ -58,6 +65,7 @@ impl EnvSecrets {
     pub fn take() -> EnvSecrets {
         let read = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let secrets = EnvSecrets {
+            admin_email: read("PARLA_ADMIN_EMAIL"),
             admin_password: read("PARLA_ADMIN_PASSWORD"),
             secret_key: read("PARLA_SECRET_KEY"),
         };
@@ -90,7 +98,7 @@ impl Actor {
 pub async fn audit_system(
     store: &Store,
     actor: Actor,
-    tenant: Option<parla_admin::domain::TenantId>,
+    tenant: Option<parla_admin_core::domain::TenantId>,
     action: &str,
     target: String,
     after: serde_json::Value,
@@ -126,7 +134,7 @@ pub async fn create_super_admin(
         .with_context(|| format!("invalid e-mail {email:?}"))?;
     check_password(password)?;
     let plain = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || parla_admin::auth::hash_password(&plain))
+    let hash = tokio::task::spawn_blocking(move || parla_admin_core::auth::hash_password(&plain))
         .await
         .context("hashing the password")?
         .context("hashing the password")?;
@@ -155,16 +163,22 @@ pub async fn create_super_admin(
     Ok(user.id)
 }
 
-/// On start: when no super admin exists, creates one from
-/// `PARLA_ADMIN_EMAIL` (default `admin@parla.localhost`) and
-/// `admin_password` (`PARLA_ADMIN_PASSWORD`, see [`EnvSecrets`]; else a
-/// generated password, printed once on stderr, never logged).
-pub async fn ensure_super_admin(store: &Store, admin_password: Option<&str>) -> anyhow::Result<()> {
+/// On start: when no super admin exists, creates one from `admin_email`
+/// (`PARLA_ADMIN_EMAIL`, see [`EnvSecrets`]; default
+/// `admin@parla.localhost`) and `admin_password` (`PARLA_ADMIN_PASSWORD`;
+/// else a generated password, printed once on stderr, never logged).
+pub async fn ensure_super_admin(
+    store: &Store,
+    admin_email: Option<&str>,
+    admin_password: Option<&str>,
+) -> anyhow::Result<()> {
     if store.super_admin_count().await? > 0 {
         return Ok(());
     }
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let email = env("PARLA_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
+    let email = admin_email
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or(DEFAULT_ADMIN_EMAIL)
+        .to_owned();
     let (password, generated) = match admin_password {
         Some(p) => (p.to_owned(), false),
         None => (
@@ -192,7 +206,7 @@ pub async fn ensure_super_admin(store: &Store, admin_password: Option<&str>) -> 
 /// `failed` with hangup cause `node_restart`, and logs how many. Today one
 /// node serves a database, so this closes every live call; with several
 /// nodes per database it must close only this node's calls (see
-/// `parla_admin::store::Calls::close_after_restart`).
+/// `parla_admin_core::store::Calls::close_after_restart`).
 pub async fn close_interrupted_calls(store: &Store) -> anyhow::Result<u64> {
     let closed = store
         .calls()

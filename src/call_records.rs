@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parla_admin::domain::{
+use parla_admin_core::domain::{
     AgentId, CallId, CallStatus, Direction, SipStatus, Speaker, TenantId, Timestamp,
     TranscriptTurn, TurnLatency,
 };
-use parla_admin::live::{LiveCallEvent, LiveCallSummary};
-use parla_admin::store::{CallEnd, NewCall, Store, TenantScope};
+use parla_admin_core::live::{LiveCallEvent, LiveCallSummary};
+use parla_admin_core::store::{CallEnd, NewCall, Store, TenantScope};
 use parla_engine::agent::CallTarget;
 use parla_engine::call::{
     CallControl, CallLifecycle, CallReport, HangupCause, LiveEvent, TranscriptLine,
@@ -248,7 +248,7 @@ impl Writer {
         }
     }
 
-    async fn apply(&mut self, event: Event) -> Result<(), parla_admin::store::StoreError> {
+    async fn apply(&mut self, event: Event) -> Result<(), parla_admin_core::store::StoreError> {
         match event {
             Event::Ringing => self.start(None).await?,
             Event::Answered(at) => match self.id {
@@ -292,7 +292,7 @@ impl Writer {
     async fn start(
         &mut self,
         answered: Option<SystemTime>,
-    ) -> Result<(), parla_admin::store::StoreError> {
+    ) -> Result<(), parla_admin_core::store::StoreError> {
         let mut new = self.new.clone();
         if let Some(at) = answered {
             new.answered_at = Some(timestamp(at));
@@ -380,7 +380,7 @@ mod tests {
     /// Call-ID let the second call overwrite the first tenant's file).
     #[tokio::test]
     async fn one_call_id_in_two_tenants_records_two_files() {
-        use parla_admin::store::NewTenant;
+        use parla_admin_core::store::NewTenant;
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let mut scopes = vec![];
         for name in ["acme", "globex"] {

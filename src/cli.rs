@@ -5,10 +5,14 @@
 //! generated once into `<data dir>/secret.key`), `PARLA_ADMIN_EMAIL` and
 //! `PARLA_ADMIN_PASSWORD` (the first super admin).
 
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, FromArgMatches as _, Parser, Subcommand};
 use parla_engine::rtp_ports::PortRange;
 
 #[derive(Parser, Debug)]
@@ -82,7 +86,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PARLA_RTP_PORTS", default_value = "20000-29999")]
     pub rtp_ports: PortRange,
     /// Agents to import into the `default` tenant on first start (when that
-    /// tenant does not exist yet). Default: `parla.toml` if it exists.
+    /// tenant does not exist yet). Default: `parla.toml` if it exists
+    /// (see [`ServeArgs::with_default_config`]).
     #[arg(long, env = "PARLA_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -112,6 +117,109 @@ pub struct ServeArgs {
     pub metrics_addr: SocketAddr,
     #[command(flatten)]
     pub limits: CallLimitArgs,
+    /// Test hook, operator only (hidden from `--help`): `<agent name>=<ms>`
+    /// makes every build of the agents with that name block its build
+    /// thread for that many milliseconds (the black-box tests check that a
+    /// slow build delays no other call).
+    #[arg(long, env = "PARLA_TEST_AGENT_BUILD_DELAY", hide = true, value_parser = parse_build_delay)]
+    pub test_agent_build_delay: Option<BuildDelay>,
+}
+
+/// `--test-agent-build-delay`: builds of the agents named `agent` block for
+/// `delay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildDelay {
+    /// The agent name (exact).
+    pub agent: String,
+    /// How long each build blocks.
+    pub delay: Duration,
+}
+
+/// `<agent name>=<milliseconds>` (the name may contain `=`: the last one
+/// splits).
+fn parse_build_delay(value: &str) -> Result<BuildDelay, String> {
+    const SHAPE: &str = "expected <agent name>=<milliseconds>";
+    let (name, ms) = value.rsplit_once('=').ok_or(SHAPE)?;
+    let ms: u64 = ms.trim().parse().map_err(|_| SHAPE)?;
+    Ok(BuildDelay {
+        agent: name.to_owned(),
+        delay: Duration::from_millis(ms),
+    })
+}
+
+impl ServeArgs {
+    /// Parses the flags of `parla serve` (`args`, without `parla serve`)
+    /// with the command line's own parser, taking the environment from
+    /// `env` (pairs such as `("PARLA_MAX_CALLS_PER_TENANT", "1")`) instead
+    /// of the process environment: what `parla serve args…` parses when
+    /// exactly `env` is set. A flag wins over its variable, as on the
+    /// command line; of a variable given twice the last value counts; empty
+    /// values count as unset; a boolean flag's variable
+    /// is false when empty, `0`, `false`, `no`, `off`, `n` or `f`.
+    ///
+    /// For embedding [`crate::Application`] (the in-process tests) with the
+    /// same settings and defaults as the binary.
+    ///
+    /// Errors: a flag or value the command line refuses, or a variable that
+    /// no setting of `parla serve` reads (`ErrorKind::UnknownArgument`).
+    pub fn parse_with_env<I, T>(args: I, env: &[(String, String)]) -> Result<ServeArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let with_env =
+            ServeArgs::augment_args(clap::Command::new("parla serve").no_binary_name(true));
+        let without_env = with_env.clone().mut_args(|a| a.env(None));
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let given = without_env.clone().try_get_matches_from(&args)?;
+        let mut flags = Vec::new();
+        // One value per variable, as in an environment: the last one wins.
+        let mut seen = std::collections::HashSet::new();
+        let env: Vec<&(String, String)> =
+            env.iter().rev().filter(|(k, _)| seen.insert(k)).collect();
+        for (var, value) in env {
+            let arg = with_env
+                .get_arguments()
+                .find(|a| a.get_env() == Some(OsStr::new(var)))
+                .ok_or_else(|| {
+                    without_env.clone().error(
+                        ErrorKind::UnknownArgument,
+                        format!("no setting of `parla serve` is read from {var}"),
+                    )
+                })?;
+            let on_command_line = matches!(
+                given.value_source(arg.get_id().as_str()),
+                Some(ValueSource::CommandLine)
+            );
+            if on_command_line || value.is_empty() {
+                continue;
+            }
+            let flag = OsString::from(format!("--{}", arg.get_long().unwrap_or_default()));
+            if arg.get_action().takes_values() {
+                flags.extend([flag, OsString::from(value)]);
+            } else if !matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off" | "n" | "f"
+            ) {
+                flags.push(flag);
+            }
+        }
+        let matches = without_env.try_get_matches_from(flags.into_iter().chain(args))?;
+        ServeArgs::from_arg_matches(&matches)
+    }
+
+    /// `--config` when given; else `parla.toml` in the working directory
+    /// when that file exists (the binary's default: [`crate::Application`]
+    /// itself imports only an explicit file).
+    pub fn with_default_config(mut self) -> ServeArgs {
+        if self.config.is_none() {
+            let default = PathBuf::from("parla.toml");
+            if default.exists() {
+                self.config = Some(default);
+            }
+        }
+        self
+    }
 }
 
 /// Media and call limits of `parla serve` (defaults: the engine's and the SIP
@@ -177,5 +285,71 @@ impl CallLimitArgs {
             per_second: self.invite_rate,
             burst: self.invite_burst,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn settings_come_from_the_given_environment_and_flags_win() {
+        let args = ServeArgs::parse_with_env(
+            ["--shutdown-timeout", "7", "--provider-allow", "a.example"],
+            &env(&[
+                ("PARLA_MAX_CALLS_PER_TENANT", "1"),
+                ("PARLA_SHUTDOWN_TIMEOUT", "60"),
+                ("PARLA_PROVIDER_ALLOW", "b.example,c.example"),
+                ("PARLA_SECURE_COOKIES", "true"),
+                ("PARLA_TEST_AGENT_BUILD_DELAY", "Slow=8000"),
+                ("PARLA_MEDIA_TIMEOUT", "3"),
+                ("PARLA_MEDIA_TIMEOUT", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(args.limits.max_calls_per_tenant, 1);
+        assert_eq!(args.shutdown_timeout, 7, "the flag wins");
+        assert_eq!(args.provider_allow, ["a.example"], "the flag wins");
+        assert!(args.secure_cookies);
+        assert_eq!(args.limits.media_timeout, 2, "the last value wins");
+        assert_eq!(
+            args.test_agent_build_delay,
+            Some(BuildDelay {
+                agent: "Slow".into(),
+                delay: Duration::from_millis(8000)
+            })
+        );
+        // Defaults as on the command line; nothing from the process environment.
+        assert_eq!(args.http_addr, "127.0.0.1:8080".parse().unwrap());
+        let off = ServeArgs::parse_with_env(
+            Vec::<String>::new(),
+            &env(&[("PARLA_SECURE_COOKIES", "false")]),
+        )
+        .unwrap();
+        assert!(!off.secure_cookies);
+    }
+
+    #[test]
+    fn unknown_variables_and_bad_values_are_refused() {
+        let unknown =
+            ServeArgs::parse_with_env(Vec::<String>::new(), &env(&[("PARLA_MAX_CALLS", "1")]))
+                .unwrap_err();
+        assert!(unknown.to_string().contains("PARLA_MAX_CALLS"), "{unknown}");
+        let bad = ServeArgs::parse_with_env(
+            Vec::<String>::new(),
+            &env(&[("PARLA_TEST_AGENT_BUILD_DELAY", "Slow")]),
+        )
+        .unwrap_err();
+        assert!(
+            bad.to_string().contains("<agent name>=<milliseconds>"),
+            "{bad}"
+        );
     }
 }

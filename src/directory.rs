@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use parla_admin::auth::SecretKey;
-use parla_admin::domain::{AgentId, TenantStatus, Timestamp};
-use parla_admin::store::{Route, Store, StoreError, VoiceAgent};
+use parla_admin_core::auth::SecretKey;
+use parla_admin_core::domain::{AgentId, TenantStatus, Timestamp};
+use parla_admin_core::store::{Route, Store, StoreError, VoiceAgent};
 use parla_engine::agent::{build_agent, Agent, AgentDirectory, CallTarget, RouteDecision};
 use parla_engine::providers::egress::EgressPolicy;
 

@@ -1,10 +1,10 @@
 //! The engine's process-wide figures for the super admin's dashboard:
-//! [`parla_admin::panel::EngineStats`] over the call counters and the
+//! [`parla_admin_web::panel::EngineStats`] over the call counters and the
 //! voice-to-voice hdrhistogram that `/metrics` also exports.
 
 use std::sync::Arc;
 
-use parla_admin::panel::{EngineSnapshot, EngineStats};
+use parla_admin_web::panel::{EngineSnapshot, EngineStats};
 use parla_engine::metrics::{CallCounters, LatencyMetrics, Stage};
 
 /// Reads live figures from the engine's shared metrics (cheap: two mutex

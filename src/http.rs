@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use parla_admin::api::AdminState;
-use parla_admin::panel::PanelOptions;
+use parla_admin_web::api::AdminState;
+use parla_admin_web::panel::PanelOptions;
 use parla_engine::metrics::{render_prometheus, CallCounters, LatencyMetrics};
 
 /// What the HTTP handlers read.
@@ -87,8 +87,8 @@ pub fn admin_routes(
     admin: web::Data<AdminState>,
     panel: PanelOptions,
 ) {
-    parla_admin::api::configure(cfg, admin.clone());
-    parla_admin::panel::configure(cfg, admin, panel);
+    parla_admin_web::api::configure(cfg, admin.clone());
+    parla_admin_web::panel::configure(cfg, admin, panel);
     cfg.route("/", web::get().to(to_panel));
 }
 

@@ -4,10 +4,10 @@
 //! panel or API win over the file.
 
 use anyhow::Context as _;
-use parla_admin::auth::secrets::associated_data;
-use parla_admin::auth::SecretKey;
-use parla_admin::domain::{JsonText, Name, NumberAddress, Opaque, Slug};
-use parla_admin::store::{AgentSpec, NewNumber, NewTenant, Store, TenantScope};
+use parla_admin_core::auth::secrets::associated_data;
+use parla_admin_core::auth::SecretKey;
+use parla_admin_core::domain::{JsonText, Name, NumberAddress, Opaque, Slug};
+use parla_admin_core::store::{AgentSpec, NewNumber, NewTenant, Store, TenantScope};
 use parla_engine::agent::{AgentConfig, ParlaConfig};
 use parla_engine::providers::config::{section_into_parts, LlmProviderConfig};
 use parla_spec::{AgentProviders, ProviderInput};

@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use parla_admin::domain::{CallId, TenantId};
-use parla_admin::live::{
+use parla_admin_core::domain::{CallId, TenantId};
+use parla_admin_core::live::{
     LiveCallEvent, LiveCallSummary, LiveCalls, LiveCommand, LiveError, LiveSubscription,
 };
 use parla_engine::call::{CallCommand, CallControl, CommandError};
@@ -162,7 +162,7 @@ impl LiveCalls for LiveRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parla_admin::domain::Timestamp;
+    use parla_admin_core::domain::Timestamp;
 
     fn summary(tenant: TenantId) -> LiveCallSummary {
         LiveCallSummary {
@@ -210,8 +210,8 @@ mod tests {
         let (control, _commands) = CallControl::channel();
         registry.register(call, control);
         let said = |text: &str| LiveCallEvent::Transcript {
-            turn: parla_admin::domain::TranscriptTurn {
-                speaker: parla_admin::domain::Speaker::Agent,
+            turn: parla_admin_core::domain::TranscriptTurn {
+                speaker: parla_admin_core::domain::Speaker::Agent,
                 text: text.into(),
                 start_ms: 0,
                 end_ms: 1,

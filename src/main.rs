@@ -4,24 +4,17 @@
 //! (`parla.toml` is imported into it on first start) and serves `/healthz`,
 //! `/metrics` and the admin API over HTTP. `parla admin` administers the
 //! database from the shell. See the README for the Quick start.
-
-mod admin_store;
-mod agents;
-mod bootstrap;
-mod call_records;
-mod cli;
-mod directory;
-mod engine_stats;
-mod http;
-mod import;
-mod live_calls;
-mod routing;
-mod serve;
+//!
+//! This file is the shell around the library ([`parla::Application`]): it
+//! parses the command line, takes the secrets out of the environment, sets
+//! up logging, prints the ready line and turns SIGTERM/SIGINT into a
+//! graceful shutdown.
 
 use std::io::IsTerminal as _;
 
 use anyhow::Context as _;
 use clap::Parser;
+use parla::{admin_store, bootstrap, cli, Application, ServeConfig};
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
@@ -40,9 +33,12 @@ fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         cli::Command::Serve(args) => {
-            let system = actix_rt::System::new();
-            system
-                .block_on(serve::run(args, env_secrets))
+            let config = ServeConfig {
+                args: args.with_default_config(),
+                secrets: env_secrets,
+            };
+            actix_rt::System::new()
+                .block_on(serve(config))
                 .context("parla serve failed")
         }
         cli::Command::Admin(cli::AdminCommand::CreateSuperAdmin { email, store }) => {
@@ -66,4 +62,24 @@ fn main() -> anyhow::Result<()> {
                 .context("parla admin create-super-admin failed")
         }
     }
+}
+
+/// `parla serve`: builds the application, prints the ready line, and shuts
+/// down gracefully on the first SIGTERM or SIGINT.
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let running = Application::build(config).await?;
+    let mut sigterm = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    // Tests, scripts and the README's quick start parse this line for the
+    // bound addresses.
+    println!("{}", running.ready_line());
+    let stop = running.stop_handle();
+    actix_rt::spawn(async move {
+        tokio::select! {
+            _ = sigterm.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        stop.stop();
+    });
+    running.run_until_stopped().await
 }

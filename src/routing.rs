@@ -12,7 +12,7 @@
 //! (`+15551234567`, also `15551234567` or `+1 (555) 123-4567`), the exact
 //! Request-URI (parameters dropped), `sip:<user>@*`, then `sip:*@*`.
 
-use parla_admin::domain::NumberAddress;
+use parla_admin_core::domain::NumberAddress;
 
 /// The catch-all address (`*` in `parla.toml`).
 pub const ANY_DESTINATION: &str = "sip:*@*";

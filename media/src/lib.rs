@@ -20,7 +20,9 @@
 //! | [`dtmf`]     | telephone-event encode / decode                           | RFC 4733        |
 //! | [`latch`]    | symmetric RTP source latching (comedia)                   | RFC 4961        |
 //! | [`wav`]      | WAV files of the offline tools → 8 kHz mono PCM           | RIFF WAVE       |
+//! | [`amd`]      | answering-machine detection (pattern, beep, transcript)   | Asterisk app_amd |
 
+pub mod amd;
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;

@@ -102,20 +102,22 @@ impl PacedSender {
         self.payload_type = payload_type & 0x7f;
     }
 
-    /// Queues 8 kHz PCM of `segment` behind everything already queued.
-    /// Samples beyond [`PACER_MAX_QUEUED_SAMPLES`] are dropped.
-    pub fn push_audio(&mut self, segment: u64, pcm_8k: &[i16]) {
+    /// Queues 8 kHz PCM of `segment` behind everything already queued and
+    /// returns how many samples were queued: samples beyond
+    /// [`PACER_MAX_QUEUED_SAMPLES`] are dropped.
+    pub fn push_audio(&mut self, segment: u64, pcm_8k: &[i16]) -> usize {
         let room = PACER_MAX_QUEUED_SAMPLES - self.queue.len();
         let take = pcm_8k.len().min(room);
         self.dropped += (pcm_8k.len() - take) as u64;
         if take == 0 {
-            return;
+            return 0;
         }
         self.queue.extend(&pcm_8k[..take]);
         match self.runs.back_mut() {
             Some((seg, n)) if *seg == segment => *n += take,
             _ => self.runs.push_back((segment, take)),
         }
+        take
     }
 
     /// Writes the next packet into `out` (cleared first; exactly
@@ -173,6 +175,14 @@ impl PacedSender {
         self.runs.clear();
         self.current = None;
         n
+    }
+
+    /// The 8 kHz PCM the last [`tick`](Self::tick) encoded (160 samples, a
+    /// segment's partial last frame padded with zeros), or `None` when it
+    /// sent silence (or before the first tick). This is the agent's side of
+    /// a call recording, before G.711 quantization.
+    pub fn last_frame_pcm(&self) -> Option<&[i16; SAMPLES_PER_FRAME_8K]> {
+        self.talking.then_some(&self.pcm)
     }
 
     /// Samples (8 kHz) waiting to be sent.
@@ -353,12 +363,31 @@ mod tests {
     }
 
     #[test]
+    fn last_frame_pcm_is_what_the_tick_encoded() {
+        let mut p = PacedSender::new(G711::Pcmu, 1, 0, 0);
+        let mut out = Vec::new();
+        assert_eq!(p.last_frame_pcm(), None);
+        let audio: Vec<i16> = (0..200).map(|i| (i * 37 - 3000) as i16).collect();
+        p.push_audio(4, &audio);
+        p.tick(&mut out);
+        assert_eq!(&p.last_frame_pcm().unwrap()[..], &audio[..160]);
+        p.tick(&mut out); // the last 40 samples, padded with zeros
+        let last = p.last_frame_pcm().unwrap();
+        assert_eq!(&last[..40], &audio[160..]);
+        assert!(last[40..].iter().all(|&s| s == 0));
+        p.tick(&mut out);
+        assert_eq!(p.last_frame_pcm(), None, "a silence packet");
+    }
+
+    #[test]
     fn queue_is_bounded() {
         let mut p = PacedSender::new(G711::Pcmu, 1, 0, 0);
         let chunk = vec![1i16; 100_000];
-        for _ in 0..6 {
-            p.push_audio(1, &chunk);
-        }
+        let queued: usize = (0..6).map(|_| p.push_audio(1, &chunk)).sum();
+        assert_eq!(
+            queued, PACER_MAX_QUEUED_SAMPLES,
+            "push_audio counts what it queued"
+        );
         assert_eq!(p.queued_samples(), PACER_MAX_QUEUED_SAMPLES);
         assert_eq!(
             p.dropped_samples(),

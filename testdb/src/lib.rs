@@ -2,6 +2,10 @@
 //! the one helper the admin store/API tests and the root end-to-end tests
 //! share.
 //!
+//! With the `admin` feature, the `admin` module adds the admin store
+//! harness (`store_tests!`, `admin::Ctx`) and fixtures shared by the tests of
+//! `parla-admin-core` and `parla-admin-web`.
+//!
 //! * **SQLite**: a new file path under the system temp dir (the store
 //!   creates it, `?mode=rwc`); [`TestDb::drop_db`] removes the file and its
 //!   `-wal`/`-shm` companions.
@@ -26,6 +30,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection as _, Executor as _, PgConnection};
+
+#[cfg(feature = "admin")]
+pub mod admin;
 
 /// Environment variable naming the PostgreSQL server of the tests (a URL
 /// whose database is one the test may connect to, e.g. `postgres`).

@@ -12,12 +12,14 @@ use support::*;
 async fn sigterm_drains_active_calls_and_refuses_new_ones() {
     // A drain deadline far longer than the test: the process must exit as
     // soon as its last call ends, not when the deadline passes.
+    // A process: the test sends it SIGTERM and reads its process metrics.
     let w = whisper();
-    let mut parla = Parla::start_with_env(
-        &flow_agent_config(&format!("{}/v1", w.base_url()), ""),
-        &rtp_range(5, 10),
-        &[("PARLA_SHUTDOWN_TIMEOUT", "60")],
-    );
+    let mut parla = Parla::spawn_process(Launch {
+        config_toml: Some(&flow_agent_config(&format!("{}/v1", w.base_url()), "")),
+        rtp_ports: rtp_range(5, 10),
+        env: vec![("PARLA_SHUTDOWN_TIMEOUT".into(), "60".into())],
+        data_dir: None,
+    });
     let health = reqwest::get(format!("http://{}/healthz", parla.http))
         .await
         .unwrap();

@@ -1,9 +1,11 @@
 //! `CallActor`: the thin IO driver of one answered call.
 //!
-//! Every 20 ms tick it drains the call's RTP socket, runs one caller frame
-//! through [`InboundMedia`] and the [`Conversation`], sends one paced RTP frame,
-//! and carries out what the conversation asks (STT forwarding, LLM and TTS
-//! tasks, barge-in, hang-up). It decides nothing itself.
+//! Every 20 ms tick it sends one frame of agent audio from [`OutboundMedia`],
+//! drains the call's RTP socket, runs the caller's frames through
+//! [`InboundMedia`] and the [`Conversation`], and carries out what the
+//! conversation asks (STT forwarding, LLM and TTS tasks, barge-in, hang-up).
+//! It decides nothing itself: it holds the sockets, timers and tasks and
+//! routes messages between them.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -12,9 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use parla_media::g711::G711;
-use parla_media::pacer::PacedSender;
-use parla_media::resample::Resampler;
-use parla_media::{FRAME_MS, NARROWBAND_HZ};
+use parla_media::FRAME_MS;
 use parla_sip::server::{CallEvent, CallHandle};
 use tokio::sync::mpsc;
 
@@ -22,6 +22,7 @@ use super::control::LiveEvent;
 use super::inbound::{Datagram, InboundMedia};
 use super::lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
 use super::limits::CallSlot;
+use super::outbound::{OutboundEvent, OutboundMedia};
 use super::recording::{recording_path, CallRecorder};
 use super::tasks::{spawn_llm, AbortOnDrop, LlmMsg, TtsMsg, TtsWorker};
 use super::CallServices;
@@ -77,14 +78,6 @@ pub struct CallSetup {
     pub slots: Vec<CallSlot>,
 }
 
-#[derive(Default)]
-struct SegmentState {
-    started: bool,
-    tts_done: bool,
-    samples_8k: usize,
-    resampler: Option<(u32, Resampler)>,
-}
-
 pub struct CallActor {
     call_id: String,
     agent: Arc<Agent>,
@@ -94,20 +87,16 @@ pub struct CallActor {
     socket: std::net::UdpSocket,
     _lease: PortLease,
     inbound: InboundMedia,
-    pacer: PacedSender,
-    send_enabled: bool,
+    outbound: OutboundMedia,
     conversation: Conversation,
     started_at: Instant,
     frames_sent: u64,
-    packet: Vec<u8>,
     recv_buf: Vec<u8>,
     stt_input: Option<mpsc::Sender<SttInput>>,
     stt_forwarding: bool,
     preroll: VecDeque<Vec<i16>>,
     llm_tasks: HashMap<u64, AbortOnDrop>,
     tts: Option<TtsWorker>,
-    segments: HashMap<u64, SegmentState>,
-    resampled: Vec<i16>,
     transcript: Vec<TranscriptLine>,
     latency: Vec<TurnLatency>,
     /// The conversation's clock origin: transcript times count from it.
@@ -119,8 +108,6 @@ pub struct CallActor {
     /// Set when the agent hangs up (why), or when the caller did.
     hangup_cause: Option<HangupCause>,
     recorder: Option<CallRecorder>,
-    /// The agent's last frame decoded again, for the recording.
-    agent_pcm: [i16; parla_media::SAMPLES_PER_FRAME_8K],
     hanging_up: Option<Instant>,
     ended: bool,
     /// When the caller's last RTP packet arrived (or the call started, or
@@ -137,9 +124,6 @@ mod live;
 impl CallActor {
     pub fn new(setup: CallSetup) -> Self {
         let now = Instant::now();
-        let ssrc: u32 = rand::random();
-        let mut pacer = PacedSender::new(setup.codec, ssrc, rand::random(), rand::random());
-        pacer.set_payload_type(setup.audio_payload_type);
         let mut conversation_config = setup.agent.config.conversation();
         if let Some(cap) = setup.services.max_call {
             let cap_ms = u32::try_from(cap.as_millis()).unwrap_or(u32::MAX).max(1);
@@ -173,20 +157,22 @@ impl CallActor {
                 setup.dtmf_payload_type,
                 Some(setup.remote_rtp),
             ),
-            pacer,
-            send_enabled: true,
+            outbound: OutboundMedia::new(
+                setup.codec,
+                setup.audio_payload_type,
+                rand::random(),
+                rand::random(),
+                rand::random(),
+            ),
             conversation,
             started_at: now,
             frames_sent: 0,
-            packet: Vec::with_capacity(12 + 160),
             recv_buf: vec![0; 2048],
             stt_input: None,
             stt_forwarding: false,
             preroll: VecDeque::with_capacity(STT_PREROLL_FRAMES),
             llm_tasks: HashMap::new(),
             tts: None,
-            segments: HashMap::new(),
-            resampled: Vec::with_capacity(4096),
             transcript: Vec::new(),
             latency: Vec::new(),
             conversation_start: now,
@@ -195,7 +181,6 @@ impl CallActor {
             lifecycle: setup.lifecycle,
             hangup_cause: None,
             recorder,
-            agent_pcm: [0; parla_media::SAMPLES_PER_FRAME_8K],
             hanging_up: None,
             ended: false,
             last_rtp: now,
@@ -332,51 +317,38 @@ impl CallActor {
         }
     }
 
-    /// One 20 ms frame of agent audio (or silence) out.
+    /// One 20 ms frame of agent audio (or silence) out, to the caller and
+    /// the recording.
     fn agent_frame(&mut self, now: Instant) {
-        let info = self.pacer.tick(&mut self.packet);
-        if self.send_enabled {
+        if let Some(packet) = self.outbound.tick() {
             if let Some(remote) = self.inbound.remote() {
-                let _ = self.socket.send_to(&self.packet, remote);
+                let _ = self.socket.send_to(packet, remote);
             }
         }
         if let Some(rec) = self.recorder.as_mut() {
-            match parla_media::rtp::parse(&self.packet) {
-                Ok((_, payload)) if payload.len() == self.agent_pcm.len() => {
-                    self.pacer.codec().decode(payload, &mut self.agent_pcm);
-                    rec.tick(&self.agent_pcm);
-                }
-                _ => rec.tick(&[]),
-            }
+            rec.tick(self.outbound.recording_frame());
         }
-        if let Some(segment) = info.segment {
-            if info.segment_started {
-                // Earlier segments whose audio ran out before their TTS finished
-                // are over once the next one plays.
-                let mut done: Vec<u64> = self
-                    .segments
-                    .iter()
-                    .filter(|(s, st)| **s < segment && st.started && st.tts_done)
-                    .map(|(s, _)| *s)
-                    .collect();
-                done.sort_unstable();
-                for s in done {
-                    self.segments.remove(&s);
-                    self.conversation
-                        .handle_input(Input::PlaybackFinished { segment: s }, now);
+        self.playback_events(now);
+    }
+
+    /// Forwards what happened to the agent's audio to the conversation.
+    fn playback_events(&mut self, now: Instant) {
+        while let Some(event) = self.outbound.poll_event() {
+            let input = match event {
+                OutboundEvent::FirstAudio(segment) => Input::TtsFirstAudio { segment },
+                OutboundEvent::SynthesisDone { segment, audio_ms } => {
+                    Input::TtsDone { segment, audio_ms }
                 }
-            }
-            let state = self.segments.entry(segment).or_default();
-            if info.segment_started && !state.started {
-                state.started = true;
-                self.conversation
-                    .handle_input(Input::PlaybackStarted { segment }, now);
-            }
-            if info.segment_finished && state.tts_done {
-                self.segments.remove(&segment);
-                self.conversation
-                    .handle_input(Input::PlaybackFinished { segment }, now);
-            }
+                OutboundEvent::SegmentStarted(segment) => Input::PlaybackStarted { segment },
+                OutboundEvent::SegmentPlayed(segment) => Input::PlaybackFinished { segment },
+                OutboundEvent::SegmentFailed { segment, error } => Input::TtsError {
+                    segment,
+                    error: crate::providers::ProviderError::Engine(format!(
+                        "unsupported TTS rate: {error}"
+                    )),
+                },
+            };
+            self.conversation.handle_input(input, now);
         }
     }
 
@@ -423,7 +395,7 @@ impl CallActor {
                             ctx.address().recipient(),
                         )
                     });
-                    self.segments.insert(segment, SegmentState::default());
+                    self.outbound.begin_segment(segment);
                     if !tts.speak(segment, text) {
                         self.conversation.handle_input(
                             Input::TtsError {
@@ -437,26 +409,13 @@ impl CallActor {
                     }
                 }
                 Output::PlayFallback { segment } => {
-                    let audio = self.agent.fallback_audio_8k.clone();
-                    self.segments.insert(
-                        segment,
-                        SegmentState {
-                            tts_done: true,
-                            samples_8k: audio.len(),
-                            ..Default::default()
-                        },
-                    );
-                    self.pacer.push_audio(segment, &audio);
-                    let audio_ms = (audio.len() as u64 * 1000 / NARROWBAND_HZ as u64) as u32;
-                    self.conversation
-                        .handle_input(Input::TtsFirstAudio { segment }, now);
-                    self.conversation
-                        .handle_input(Input::TtsDone { segment, audio_ms }, now);
+                    self.outbound
+                        .play_clip(segment, &self.agent.fallback_audio_8k);
+                    self.playback_events(now);
                 }
                 Output::StopSpeaking => {
                     self.tts = None; // drops the worker: cancels synthesis in flight
-                    self.pacer.clear();
-                    self.segments.clear();
+                    self.outbound.clear();
                 }
                 Output::Transcript {
                     speaker,
@@ -512,71 +471,6 @@ impl CallActor {
             }
         }
         self.report_state();
-    }
-
-    fn on_tts_audio(&mut self, segment: u64, chunk: crate::providers::TtsChunk, now: Instant) {
-        let Some(state) = self.segments.get_mut(&segment) else {
-            return; // cancelled by barge-in
-        };
-        let first = state.samples_8k == 0 && state.resampler.is_none();
-        self.resampled.clear();
-        if chunk.sample_rate_hz == NARROWBAND_HZ {
-            self.resampled.extend_from_slice(&chunk.samples);
-        } else {
-            let needs_new =
-                !matches!(&state.resampler, Some((rate, _)) if *rate == chunk.sample_rate_hz);
-            if needs_new {
-                match Resampler::new(chunk.sample_rate_hz, NARROWBAND_HZ) {
-                    Ok(r) => state.resampler = Some((chunk.sample_rate_hz, r)),
-                    Err(e) => {
-                        let error = crate::providers::ProviderError::Engine(format!(
-                            "unsupported TTS rate: {e}"
-                        ));
-                        self.conversation
-                            .handle_input(Input::TtsError { segment, error }, now);
-                        return;
-                    }
-                }
-            }
-            if let Some((_, r)) = state.resampler.as_mut() {
-                r.process(&chunk.samples, &mut self.resampled);
-            }
-        }
-        state.samples_8k += self.resampled.len();
-        self.pacer.push_audio(segment, &self.resampled);
-        if first {
-            self.conversation
-                .handle_input(Input::TtsFirstAudio { segment }, now);
-        }
-    }
-
-    fn on_tts_done(&mut self, segment: u64, now: Instant) {
-        let Some(state) = self.segments.get_mut(&segment) else {
-            return;
-        };
-        if let Some((_, r)) = state.resampler.as_mut() {
-            self.resampled.clear();
-            r.flush(&mut self.resampled);
-            state.samples_8k += self.resampled.len();
-            self.pacer.push_audio(segment, &self.resampled);
-        }
-        state.tts_done = true;
-        let audio_ms = (state.samples_8k as u64 * 1000 / NARROWBAND_HZ as u64) as u32;
-        let nothing_queued = state.samples_8k == 0;
-        self.conversation
-            .handle_input(Input::TtsDone { segment, audio_ms }, now);
-        if nothing_queued {
-            // Nothing to play (empty synthesis): the segment is over already.
-            self.segments.remove(&segment);
-            self.conversation
-                .handle_input(Input::PlaybackStarted { segment }, now);
-            self.conversation
-                .handle_input(Input::PlaybackFinished { segment }, now);
-        } else if self.pacer.queued_samples() == 0 && state.started {
-            self.segments.remove(&segment);
-            self.conversation
-                .handle_input(Input::PlaybackFinished { segment }, now);
-        }
     }
 }
 
@@ -641,6 +535,7 @@ impl Actor for CallActor {
             cause = self.hangup_cause.map_or("error", HangupCause::as_str),
             rtp_in = self.inbound.stats.packets,
             rtp_foreign = self.inbound.stats.foreign_dropped,
+            agent_samples_dropped = self.outbound.dropped_samples(),
             "call ended"
         );
     }
@@ -669,8 +564,10 @@ impl StreamHandler<CallEvent> for CallActor {
                 match services.answer_sdp(&offer, self._lease.port()) {
                     Ok((remote, answer)) => {
                         use parla_sip::sdp::Direction;
-                        self.send_enabled =
-                            matches!(remote.direction, Direction::SendRecv | Direction::RecvOnly);
+                        self.outbound.set_sending(matches!(
+                            remote.direction,
+                            Direction::SendRecv | Direction::RecvOnly
+                        ));
                         let caller_sends = remote.direction.sends();
                         if caller_sends && !self.caller_sends {
                             self.last_rtp = now; // off hold: the wait starts now
@@ -685,8 +582,7 @@ impl StreamHandler<CallEvent> for CallActor {
                             remote.dtmf_payload_type,
                             remote_addr,
                         );
-                        self.pacer.set_codec(codec);
-                        self.pacer.set_payload_type(remote.payload_type);
+                        self.outbound.set_codec(codec, remote.payload_type);
                         let _ = self.handle.answer_reinvite(answer);
                     }
                     Err(_) => {
@@ -758,16 +654,20 @@ impl Handler<TtsMsg> for CallActor {
     fn handle(&mut self, msg: TtsMsg, ctx: &mut Context<Self>) {
         let now = Instant::now();
         match msg {
-            TtsMsg::Audio { segment, chunk } => self.on_tts_audio(segment, chunk, now),
-            TtsMsg::Done { segment } => self.on_tts_done(segment, now),
+            TtsMsg::Audio { segment, chunk } => {
+                self.outbound
+                    .push_tts_audio(segment, &chunk.samples, chunk.sample_rate_hz);
+            }
+            TtsMsg::Done { segment } => self.outbound.tts_finished(segment),
             TtsMsg::Error { segment, error } => {
-                if self.segments.remove(&segment).is_some() {
+                if self.outbound.tts_failed(segment) {
                     tracing::warn!(call_id = %self.call_id, %error, "TTS failed");
                     self.conversation
                         .handle_input(Input::TtsError { segment, error }, now);
                 }
             }
         }
+        self.playback_events(now);
         self.drain_outputs(ctx, now);
     }
 }

@@ -18,6 +18,7 @@ pub mod control;
 mod inbound;
 pub mod lifecycle;
 pub mod limits;
+mod outbound;
 pub mod recording;
 mod tasks;
 

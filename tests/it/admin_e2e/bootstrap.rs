@@ -7,8 +7,9 @@ pub(super) async fn super_admin_is_bootstrapped_and_created_from_the_cli(
 ) {
     let data = tempdir::Dir::new("admin-boot");
     let ports = rtp_range(1, 2); // one instance at a time
+                                 // Processes: the generated password is printed on the binary's stderr.
     let start = || {
-        Parla::launch(Launch {
+        Parla::spawn_process(Launch {
             config_toml: None,
             rtp_ports: ports.clone(),
             env: db.env(),
@@ -90,10 +91,10 @@ pub(super) async fn super_admin_is_bootstrapped_and_created_from_the_cli(
     let _ = token;
 
     // Both creations are in the audit log, by the server and by the CLI.
-    let store = parla_admin::store::Store::connect(&db.url(&data.0))
+    let store = parla_admin_core::store::Store::connect(&db.url(&data.0))
         .await
         .expect("open the store");
-    let filter = parla_admin::store::AuditFilter {
+    let filter = parla_admin_core::store::AuditFilter {
         action: Some("super_admin.create".into()),
         ..Default::default()
     };

@@ -9,16 +9,15 @@ pub(super) async fn a_call_cut_by_a_crash_is_closed_on_restart(db: std::sync::Ar
     let config = flow_agent_config("http://127.0.0.1:9/v1", "");
     let data = tempdir::Dir::new("admin-crash");
     let ports = rtp_range(1, 4); // one instance at a time
-    let start = || {
-        Parla::launch(Launch {
-            config_toml: Some(&config),
-            rtp_ports: ports.clone(),
-            env: root_env(&db),
-            data_dir: Some(data.0.clone()),
-        })
+    let launch = || Launch {
+        config_toml: Some(&config),
+        rtp_ports: ports.clone(),
+        env: root_env(&db),
+        data_dir: Some(data.0.clone()),
     };
 
-    let parla = start();
+    // A process, to be killed mid-call.
+    let parla = Parla::spawn_process(launch());
     let api = Api::of(&parla);
     let root = api.login(ROOT_EMAIL, ROOT_PASSWORD).await;
     let tenants = api.get("/tenants", &root).await;
@@ -55,7 +54,7 @@ pub(super) async fn a_call_cut_by_a_crash_is_closed_on_restart(db: std::sync::Ar
         .expect("kill -9");
     caller.abort();
     drop(parla);
-    let store = parla_admin::store::Store::connect(&db.url(&data.0))
+    let store = parla_admin_core::store::Store::connect(&db.url(&data.0))
         .await
         .expect("open the store");
     let left = store.calls().live_count_all().await.unwrap();
@@ -63,7 +62,7 @@ pub(super) async fn a_call_cut_by_a_crash_is_closed_on_restart(db: std::sync::Ar
     assert_eq!(left, 1, "the crash left the call live");
 
     // Restarted on the same data directory / database.
-    let parla = start();
+    let parla = Parla::launch(launch());
     let api = Api::of(&parla);
     let root = api.login(ROOT_EMAIL, ROOT_PASSWORD).await;
     let failed = api.wait_calls(&root, &tid, "failed", 1).await;

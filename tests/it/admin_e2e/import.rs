@@ -153,7 +153,7 @@ end_call = true
     let mut env = root_env(&db);
     env.push((
         "PARLA_SECRET_KEY".into(),
-        parla_admin::auth::SecretKey::generate().to_base64(),
+        parla_admin_core::auth::SecretKey::generate().to_base64(),
     ));
     let parla = start(env);
     let api = Api::of(&parla);
