@@ -80,7 +80,7 @@ pub fn find_phrase(
             && scratch.match_indices(p).any(|(i, _)| {
                 let before = scratch.as_bytes().get(i.wrapping_sub(1)) == Some(&b' ');
                 let after = scratch.as_bytes().get(i + p.len()) == Some(&b' ');
-                true
+                before && after
             })
     })
 }
