@@ -6,8 +6,10 @@
 # Targets: sip_message (classify_datagram + StreamFramer on arbitrary bytes),
 # sdp (SessionDescription::parse + negotiate), rtp_inbound (RTP parse, source
 # latching, telephone-events and the reordering buffer, as a call runs them),
-# telephone_event (the RFC 4733 decoder, and encoder round trips) and wav (the
-# offline tools' WAV input). Exits non-zero as soon as
+# telephone_event (the RFC 4733 decoder, and encoder round trips), wav (the
+# offline tools' WAV input), amd (the answering-machine detector on
+# arbitrary audio, transcripts and slice lengths) and uac_response (an
+# outbound call fed arbitrary responses in each of its states). Exits non-zero as soon as
 # a target crashes (panic, failed assertion, sanitizer report, timeout);
 # the crashing input is kept in fuzz/artifacts/<target>/ and can be replayed
 # with:  RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a <target> fuzz/artifacts/<target>/<file>
@@ -37,7 +39,7 @@ export RUSTC_BOOTSTRAP=1
 
 # Seed the corpora (fuzz/corpus/ is not committed).
 torture="${PARLA_RFC4475_DIR:-$here/../testdata/rfc4475}"
-mkdir -p corpus/sip_message corpus/sdp corpus/rtp_inbound corpus/telephone_event corpus/wav
+mkdir -p corpus/sip_message corpus/sdp corpus/rtp_inbound corpus/telephone_event corpus/wav corpus/amd corpus/uac_response
 if compgen -G "$torture/*.dat" >/dev/null; then
     cp "$torture"/*.dat corpus/sip_message/
 else
@@ -45,7 +47,7 @@ else
 fi
 cp seeds/sip_message/* corpus/sip_message/
 cp seeds/sdp/* corpus/sdp/
-for t in rtp_inbound telephone_event wav; do cp seeds/$t/* corpus/$t/; done
+for t in rtp_inbound telephone_event wav amd; do cp seeds/$t/* corpus/$t/; done
 # The SDP bodies of the torture messages make good SDP seeds too.
 for f in corpus/sip_message/*.dat; do
     [[ -e "$f" ]] || continue
@@ -53,7 +55,7 @@ for f in corpus/sip_message/*.dat; do
 done
 
 status=0
-for target in sip_message sdp rtp_inbound telephone_event wav; do
+for target in sip_message sdp rtp_inbound telephone_event wav amd uac_response; do
     echo "=== fuzzing $target for ${secs}s" >&2
     dict=()
     [[ "$target" == sip_message ]] && dict=(-dict=sip.dict)

@@ -1,4 +1,4 @@
-//! UAS dialog state (RFC 3261 §12) and the 2xx retransmission the UAS core
+//! Dialog state (RFC 3261 §12), UAS and UAC side, and the 2xx retransmission the UAS core
 //! performs until the ACK arrives (§13.3.1.4).
 
 use std::net::{IpAddr, SocketAddr};
@@ -8,7 +8,7 @@ use rsipstack::sip::headers::untyped::{CallId, ContentLength, MaxForwards, UserA
 use rsipstack::sip::headers::untyped::{From as FromHeader, Route, To as ToHeader, Via};
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::typed::{CSeq, Contact};
-use rsipstack::sip::{Header, Headers, Host, Method, Request, Uri, Version};
+use rsipstack::sip::{Header, Headers, Host, Method, Request, Response, Uri, Version};
 
 use crate::transaction::{Backoff, TimerConfig};
 
@@ -142,6 +142,76 @@ impl Dialog {
         })
     }
 
+    /// Builds the UAC side of the dialog a response to our INVITE creates
+    /// (RFC 3261 §12.1.2): the Call-ID, From (our tag) and CSeq of the
+    /// INVITE, the response's To (the remote tag is required), its Contact
+    /// as the remote target (the INVITE's Request-URI when it has none) and
+    /// its Record-Route entries in reverse order as the route set. The
+    /// remote CSeq starts empty (0). The state is Confirmed for a 2xx and
+    /// Early otherwise.
+    pub fn from_uac_response(invite: &Request, resp: &Response) -> Result<Self, DialogError> {
+        let call_id = invite
+            .call_id_header()
+            .map_err(|_| DialogError::BadHeader("Call-ID"))?
+            .value()
+            .trim()
+            .to_string();
+        let from = header_value(invite, |h| matches!(h, Header::From(_)))
+            .ok_or(DialogError::BadHeader("From"))?;
+        let local_tag = tag_of(from).ok_or(DialogError::BadHeader("From tag"))?;
+        let to = resp
+            .headers
+            .iter()
+            .find(|h| matches!(h, Header::To(_)))
+            .map(|h| h.value().trim().to_string())
+            .ok_or(DialogError::BadHeader("To"))?;
+        let remote_tag = tag_of(&to)
+            .filter(|t| !t.is_empty())
+            .ok_or(DialogError::BadHeader("To tag"))?;
+        let remote_target = match resp.headers.iter().find_map(|h| match h {
+            Header::Contact(c) => Some(c.value().to_string()),
+            _ => None,
+        }) {
+            Some(c) => {
+                Contact::parse(&c)
+                    .map_err(|_| DialogError::BadHeader("Contact"))?
+                    .uri
+            }
+            None => invite.uri.clone(),
+        };
+        let local_cseq = invite
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .ok_or(DialogError::BadHeader("CSeq"))?;
+        let mut route_set: Vec<String> = resp
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::RecordRoute(rr) => Some(rr.value().trim().to_string()),
+                _ => None,
+            })
+            .collect();
+        route_set.reverse();
+        let status = resp.status_code.code();
+        Ok(Self {
+            call_id,
+            local_tag,
+            remote_tag,
+            local_party: from.trim().to_string(),
+            remote_party: to,
+            remote_target,
+            route_set,
+            local_cseq,
+            remote_cseq: 0,
+            state: if (200..300).contains(&status) {
+                DialogState::Confirmed
+            } else {
+                DialogState::Early
+            },
+        })
+    }
+
     /// RFC 3261 §12.2.2: a request with a CSeq lower than the last one seen
     /// is out of order (the caller answers 500); otherwise the remote CSeq
     /// advances. Returns `false` for out-of-order requests.
@@ -222,6 +292,18 @@ impl Dialog {
     /// with our branch) as the only Via.
     pub fn build_request(&mut self, method: Method, via: String, user_agent: &str) -> Request {
         self.local_cseq = self.local_cseq.wrapping_add(1);
+        self.request_with_seq(method, self.local_cseq, via, user_agent)
+    }
+
+    /// The ACK for a 2xx to the INVITE with CSeq `invite_cseq` (RFC 3261
+    /// §13.2.2.4): built like any in-dialog request, but with the INVITE's
+    /// sequence number (the local CSeq does not advance) and method ACK.
+    /// The caller adds the INVITE's credentials, if any.
+    pub fn build_ack(&self, invite_cseq: u32, via: String, user_agent: &str) -> Request {
+        self.request_with_seq(Method::Ack, invite_cseq, via, user_agent)
+    }
+
+    fn request_with_seq(&self, method: Method, seq: u32, via: String, user_agent: &str) -> Request {
         let (uri, routes) = self.request_target();
         let mut headers = Headers::default();
         headers.push(Header::Via(Via::new(via)));
@@ -234,13 +316,7 @@ impl Dialog {
         headers.push(Header::From(FromHeader::new(self.local_party.clone())));
         headers.push(Header::To(ToHeader::new(self.remote_party.clone())));
         headers.push(Header::CallId(CallId::new(self.call_id.clone())));
-        headers.push(
-            CSeq {
-                seq: self.local_cseq,
-                method,
-            }
-            .into(),
-        );
+        headers.push(CSeq { seq, method }.into());
         if !user_agent.is_empty() {
             headers.push(Header::UserAgent(UserAgent::new(user_agent)));
         }
@@ -399,6 +475,44 @@ mod tests {
             .collect();
         assert_eq!(routes, vec!["<sip:alice@10.0.0.2:5062>"]);
         assert_eq!(d.next_hop(), Some("192.0.2.7:5080".parse().unwrap()));
+    }
+
+    #[test]
+    fn uac_dialog_from_2xx_reverses_record_route() {
+        let invite = Request::try_from(
+            "INVITE sip:bob@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\nFrom: <sip:parla@10.0.0.1>;tag=ours\r\nTo: <sip:bob@192.0.2.1>\r\nCall-ID: c1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let ok = Response::try_from(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\nRecord-Route: <sip:192.0.2.8;lr>\r\nRecord-Route: <sip:192.0.2.9;lr>\r\nFrom: <sip:parla@10.0.0.1>;tag=ours\r\nTo: <sip:bob@192.0.2.1>;tag=theirs\r\nCall-ID: c1\r\nCSeq: 2 INVITE\r\nContact: <sip:bob@192.0.2.2:5070>\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let mut d = Dialog::from_uac_response(&invite, &ok).unwrap();
+        assert_eq!(d.local_tag, "ours");
+        assert_eq!(d.remote_tag, "theirs");
+        assert_eq!(d.state, DialogState::Confirmed);
+        assert_eq!(
+            d.route_set,
+            vec!["<sip:192.0.2.9;lr>", "<sip:192.0.2.8;lr>"]
+        );
+        assert_eq!(d.next_hop(), Some("192.0.2.9:5060".parse().unwrap()));
+        let ack = d.build_ack(2, "SIP/2.0/UDP h;branch=z9hG4bKack".into(), "");
+        assert_eq!(ack.cseq_header().unwrap().value(), "2 ACK");
+        assert_eq!(ack.uri.to_string(), "sip:bob@192.0.2.2:5070");
+        let bye = d.build_request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKb".into(), "");
+        assert_eq!(bye.cseq_header().unwrap().value(), "3 BYE");
+        assert_eq!(
+            bye.to_header().unwrap().value(),
+            "<sip:bob@192.0.2.1>;tag=theirs"
+        );
+        let no_tag = Response::try_from(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\nFrom: <sip:parla@10.0.0.1>;tag=ours\r\nTo: <sip:bob@192.0.2.1>\r\nCall-ID: c1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Dialog::from_uac_response(&invite, &no_tag).unwrap_err(),
+            DialogError::BadHeader("To tag")
+        );
     }
 
     #[test]

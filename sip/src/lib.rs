@@ -5,4 +5,5 @@ pub mod sdp;
 pub mod server;
 pub mod transaction;
 pub mod transport;
+pub mod uac;
 pub mod uas;

@@ -23,7 +23,7 @@ mod raw;
 mod response;
 mod uri;
 
-pub use body::{sdp_body, MAX_MULTIPART_DEPTH, MAX_MULTIPART_PARTS};
+pub use body::{response_sdp_body, sdp_body, MAX_MULTIPART_DEPTH, MAX_MULTIPART_PARTS};
 pub use framer::{FramingError, StreamFramer, MAX_STREAM_BUFFER_BYTES};
 pub use headers::{MAX_CSEQ, MAX_MAX_FORWARDS};
 pub use raw::MAX_HEADER_FIELDS;
@@ -96,4 +96,18 @@ impl Default for LocalPolicy {
 /// Never panics, whatever the bytes.
 pub fn classify_datagram(bytes: &[u8], local: &LocalPolicy) -> Inbound {
     classify::classify(bytes, local)
+}
+
+/// Parses `s` as a SIP/SIPS URI (RFC 3261 §19.1.1, §25.1) or, unless
+/// `sip_only`, a tel URI (RFC 3966), and builds the rsipstack form. `None`
+/// when it does not match the grammar, carries URI headers (`?h=v`), or
+/// has another scheme. Used to check URIs the application gives us.
+pub fn uri_checked(s: &str, sip_only: bool) -> Option<rsipstack::sip::Uri> {
+    let parsed = uri::parse_uri(s).ok()?;
+    match &parsed {
+        uri::ParsedUri::Sip(u) if u.headers.is_none() => {}
+        uri::ParsedUri::Tel { .. } if !sip_only => {}
+        _ => return None,
+    }
+    uri::to_rsip(&parsed)
 }

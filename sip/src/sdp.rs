@@ -7,10 +7,12 @@
 //! kept, unknown line types are skipped). Sizes are bounded by
 //! [`MAX_SDP_BYTES`], [`MAX_SDP_LINES`], [`MAX_MEDIA_SECTIONS`] and
 //! [`MAX_FORMATS_PER_MEDIA`]. [`negotiate`] picks the audio stream and codec
-//! and writes the answer.
+//! and writes the answer; for outbound calls [`build_offer`] writes our
+//! offer and [`accept_answer`] reads the answer to it.
 
 mod model;
 mod negotiate;
+mod offer;
 mod parse;
 
 pub use model::{
@@ -19,6 +21,7 @@ pub use model::{
 pub use negotiate::{
     negotiate, AnswerParams, Codec, NegotiationError, RemoteAudio, DEFAULT_PTIME_MS,
 };
+pub use offer::{accept_answer, build_offer, OfferParams, OFFER_DTMF_PAYLOAD_TYPE};
 pub use parse::SdpError;
 
 /// Largest session description parsed, in bytes.

@@ -1,6 +1,7 @@
-//! Public API of the SIP UAS: bind a [`SipServer`], receive
+//! Public API of the SIP user agent: bind a [`SipServer`], receive
 //! [`IncomingCall`]s, drive each call with its [`CallHandle`] and follow it
-//! through [`CallEvent`]s.
+//! through [`CallEvent`]s; place outbound calls with
+//! [`SipServer::place_call`] and follow them through [`UacEvent`]s.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), parla_sip::server::SipError> {
@@ -16,7 +17,7 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::transaction::TimerConfig;
-use crate::transport::{Command, Driver, DriverConfig};
+use crate::transport::{Command, Driver, DriverConfig, CALL_EVENT_CAPACITY};
+use crate::uac::{OutboundCall, UacConfig, UacError, UacKey, UacTable};
+pub use crate::uac::{OutboundCallHandle, OutboundControl, OutboundRequest, UacEvent};
 pub use crate::uas::InviteRateLimit;
 use crate::uas::{CallKey, IncomingCallInfo, UasConfig, UasCore};
 
@@ -117,6 +120,9 @@ pub enum SipError {
     /// The server task is gone (shut down).
     #[error("the SIP server has shut down")]
     Closed,
+    /// An outbound call request with unusable fields (nothing was sent).
+    #[error("cannot place the call: {0}")]
+    InvalidCall(#[from] UacError),
 }
 
 /// A running SIP UAS (UDP + TCP on one address). Dropping it shuts it down
@@ -127,6 +133,9 @@ pub struct SipServer {
     public_ip: IpAddr,
     commands: mpsc::UnboundedSender<Command>,
     active_calls: Arc<AtomicUsize>,
+    active_outbound: Arc<AtomicUsize>,
+    uac_config: UacConfig,
+    next_outbound: AtomicU64,
     task: Option<JoinHandle<()>>,
 }
 
@@ -378,6 +387,14 @@ impl SipServer {
         let (command_tx, commands) = mpsc::unbounded_channel();
         let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
         let active_calls = Arc::new(AtomicUsize::new(0));
+        let active_outbound = Arc::new(AtomicUsize::new(0));
+        let uac_config = UacConfig {
+            user_agent: config.user_agent.clone(),
+            contact_host: public_ip.to_string(),
+            contact_port: udp_addr.port(),
+            timers: config.timers,
+            rng_seed: None,
+        };
         let driver = Driver {
             core,
             udp,
@@ -390,6 +407,8 @@ impl SipServer {
             command_tx: command_tx.clone(),
             incoming: incoming_tx,
             active_calls: active_calls.clone(),
+            uac: UacTable::new(),
+            active_outbound: active_outbound.clone(),
         };
         let task = tokio::spawn(driver.run());
         tracing::info!(%udp_addr, %tcp_addr, %public_ip, "SIP server listening");
@@ -399,6 +418,9 @@ impl SipServer {
             public_ip,
             commands: command_tx,
             active_calls,
+            active_outbound,
+            uac_config,
+            next_outbound: AtomicU64::new(1),
             task: Some(task),
         };
         Ok((server, incoming_rx))
@@ -422,6 +444,35 @@ impl SipServer {
     /// Calls in progress (updated by the server task after every event).
     pub fn active_calls(&self) -> usize {
         self.active_calls.load(Ordering::Relaxed)
+    }
+
+    /// Outbound calls not yet ended (updated by the server task).
+    pub fn active_outbound_calls(&self) -> usize {
+        self.active_outbound.load(Ordering::Relaxed)
+    }
+
+    /// Places an outbound call (RFC 3261 UAC, see [`crate::uac`]): sends
+    /// the INVITE with our SDP offer from this server's address and port
+    /// (Via / Contact = [`public_ip`](Self::public_ip) and the bound port)
+    /// to `request.trunk`, and returns the call's events and controls.
+    /// Responses and in-dialog requests are routed to it by Call-ID.
+    ///
+    /// Errors: [`SipError::InvalidCall`] for an unusable request (bad URI,
+    /// control characters), [`SipError::Closed`] after shutdown.
+    pub fn place_call(&self, request: OutboundRequest) -> Result<OutboundCallHandle, SipError> {
+        let call = OutboundCall::new(std::time::Instant::now(), self.uac_config.clone(), request)?;
+        let key = UacKey(self.next_outbound.fetch_add(1, Ordering::Relaxed));
+        let (events_tx, events_rx) = mpsc::channel(CALL_EVENT_CAPACITY);
+        let call_id = call.call_id().to_string();
+        self.commands
+            .send(Command::Place(key, Box::new(call), events_tx))
+            .map_err(|_| SipError::Closed)?;
+        Ok(OutboundCallHandle::new(
+            key,
+            call_id,
+            events_rx,
+            self.commands.clone(),
+        ))
     }
 
     /// While draining, new INVITEs get 503 + Retry-After; calls in progress

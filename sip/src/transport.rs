@@ -1,7 +1,9 @@
-//! Tokio driver: one task owns the [`UasCore`], a UDP socket and a TCP
-//! listener bound on the same address, and one task per TCP connection
-//! (framed with [`StreamFramer`], RFC 3261 §18.3). Nothing here interprets
-//! SIP beyond framing: the core decides everything.
+//! Tokio driver: one task owns the [`UasCore`], the outbound calls'
+//! [`UacTable`], a UDP socket and a TCP listener bound on the same
+//! address, and one task per TCP connection (framed with
+//! [`StreamFramer`], RFC 3261 §18.3). Each message is classified once and
+//! offered to the outbound calls (by Call-ID) before the UAS core. Nothing
+//! here interprets SIP beyond framing: the cores decide everything.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,9 +16,12 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::message::{StreamFramer, MAX_SIP_MESSAGE_BYTES};
+use crate::message::{classify_datagram, StreamFramer, MAX_SIP_MESSAGE_BYTES};
 use crate::server::{CallHandle, IncomingCall};
-use crate::uas::{CallEvent, CallKey, ConnId, Transport, UasCore, UasError, UasOutput};
+use crate::uac::{
+    cause, EndedBy, OutboundCall, Outcome, Source, UacEvent, UacKey, UacTable, UacTableOutput,
+};
+use crate::uas::{CallEvent, CallKey, ConnId, Transmit, Transport, UasCore, UasError, UasOutput};
 
 /// Messages queued for writing on one TCP connection before the
 /// connection is considered stuck and closed.
@@ -47,6 +52,12 @@ pub(crate) enum Command {
     HandleDropped(CallKey),
     SetDraining(bool),
     Shutdown,
+    /// A new outbound call (its INVITE goes out on the next flush).
+    Place(UacKey, Box<OutboundCall>, mpsc::Sender<UacEvent>),
+    UacCancel(UacKey),
+    UacHangup(UacKey),
+    /// The last `OutboundControl` of a call was dropped: hang up.
+    UacDropped(UacKey),
 }
 
 enum ConnEvent {
@@ -56,6 +67,8 @@ enum ConnEvent {
     /// An outbound connection opened to send `bytes` (RFC 3261 §18.2.2,
     /// §18.1.1: the original connection was gone).
     Connected(TcpStream, SocketAddr, Vec<u8>),
+    /// Opening a connection to this address failed (§17.1.4).
+    ConnectFailed(SocketAddr),
 }
 
 struct Conn {
@@ -79,6 +92,8 @@ pub(crate) struct Driver {
     pub command_tx: mpsc::UnboundedSender<Command>,
     pub incoming: mpsc::Sender<IncomingCall>,
     pub active_calls: Arc<AtomicUsize>,
+    pub uac: UacTable,
+    pub active_outbound: Arc<AtomicUsize>,
 }
 
 struct State {
@@ -87,6 +102,7 @@ struct State {
     by_peer: HashMap<SocketAddr, ConnId>,
     next_conn: u64,
     call_events: HashMap<CallKey, mpsc::Sender<CallEvent>>,
+    uac_events: HashMap<UacKey, mpsc::Sender<UacEvent>>,
     conn_tx: mpsc::Sender<ConnEvent>,
     shutdown_at: Option<Instant>,
 }
@@ -101,13 +117,17 @@ impl Driver {
             by_peer: HashMap::new(),
             next_conn: 1,
             call_events: HashMap::new(),
+            uac_events: HashMap::new(),
             conn_tx,
             shutdown_at: None,
         };
         let mut buf = vec![0u8; MAX_SIP_MESSAGE_BYTES];
         loop {
             let wake = earliest(
-                self.core.poll_timeout().map(Instant::from_std),
+                earliest(
+                    self.core.poll_timeout().map(Instant::from_std),
+                    self.uac.poll_timeout().map(Instant::from_std),
+                ),
                 st.shutdown_at,
             );
             let sleep = async {
@@ -118,9 +138,7 @@ impl Driver {
             };
             tokio::select! {
                 r = self.udp.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => {
-                        self.core.handle_datagram(Instant::now().into_std(), Transport::Udp, from, None, &buf[..n]);
-                    }
+                    Ok((n, from)) => self.inbound(Transport::Udp, from, None, &buf[..n]),
                     // e.g. ICMP port unreachable reported on the next recv.
                     Err(e) => tracing::debug!(error = %e, "UDP receive error"),
                 },
@@ -132,10 +150,11 @@ impl Driver {
                 },
                 Some(ev) = conn_rx.recv() => match ev {
                     ConnEvent::Message(id, peer, bytes) => {
-                        self.core.handle_datagram(Instant::now().into_std(), Transport::Tcp, peer, Some(id), &bytes);
+                        self.inbound(Transport::Tcp, peer, Some(id), &bytes);
                     }
                     ConnEvent::Idle(id) => {
-                        if !self.core.connection_in_use(id) {
+                        let peer = st.conns.get(&id).map(|c| c.peer);
+                        if !self.core.connection_in_use(id) && !peer.is_some_and(|p| self.uac.uses_peer(p)) {
                             tracing::debug!(conn = id.0, "closing idle TCP connection");
                             st.close(id);
                         }
@@ -146,18 +165,37 @@ impl Driver {
                             st.write(id, bytes);
                         }
                     }
+                    ConnEvent::ConnectFailed(dest) => {
+                        self.uac.transport_error(Instant::now().into_std(), dest);
+                    }
                 },
                 Some(cmd) = self.commands.recv() => self.command(&mut st, cmd),
-                _ = sleep => self.core.handle_timeout(Instant::now().into_std()),
+                _ = sleep => {
+                    let now = Instant::now().into_std();
+                    self.core.handle_timeout(now);
+                    self.uac.handle_timeout(now);
+                }
             }
             self.flush(&mut st).await;
             self.active_calls
                 .store(self.core.active_calls(), Ordering::Relaxed);
+            self.active_outbound
+                .store(self.uac.active(), Ordering::Relaxed);
             if let Some(at) = st.shutdown_at {
-                if self.core.active_calls() == 0 || Instant::now() >= at {
+                let idle = self.core.active_calls() == 0 && self.uac.active() == 0;
+                if idle || Instant::now() >= at {
                     break;
                 }
             }
+        }
+        for (_, tx) in st.uac_events.drain() {
+            let _ = tx.try_send(UacEvent::Ended {
+                outcome: Outcome::Failed,
+                status: None,
+                cause: cause::SHUTDOWN.into(),
+                by: EndedBy::Local,
+                detail: "SIP server shut down".into(),
+            });
         }
         // Calls still open when the grace period ends get their final event.
         for (_, tx) in st.call_events.drain() {
@@ -216,9 +254,13 @@ impl Driver {
                     let _ = events.send(ConnEvent::Connected(stream, dest, bytes)).await;
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(%dest, error = %e, "TCP connect failed: message dropped")
+                    tracing::debug!(%dest, error = %e, "TCP connect failed: message dropped");
+                    let _ = events.send(ConnEvent::ConnectFailed(dest)).await;
                 }
-                Err(_) => tracing::debug!(%dest, "TCP connect timed out: message dropped"),
+                Err(_) => {
+                    tracing::debug!(%dest, "TCP connect timed out: message dropped");
+                    let _ = events.send(ConnEvent::ConnectFailed(dest)).await;
+                }
             }
         });
     }
@@ -240,11 +282,31 @@ impl Driver {
                 self.core.set_draining(d);
                 Ok(())
             }
+            Command::Place(key, call, events) => {
+                st.uac_events.insert(key, events);
+                self.uac.insert(key, *call);
+                Ok(())
+            }
+            Command::UacCancel(key) => {
+                if let Err(e) = self.uac.cancel(now, key) {
+                    tracing::debug!(error = %e, "outbound cancel refused");
+                }
+                Ok(())
+            }
+            Command::UacHangup(key) | Command::UacDropped(key) => {
+                if let Err(e) = self.uac.hangup(now, key) {
+                    tracing::debug!(error = %e, "outbound hangup refused");
+                }
+                Ok(())
+            }
             Command::Shutdown => {
                 if st.shutdown_at.is_none() {
                     self.core.set_draining(true);
                     for call in self.core.call_keys() {
                         let _ = self.core.hangup(now, call);
+                    }
+                    for key in self.uac.keys() {
+                        let _ = self.uac.hangup(now, key);
                     }
                     st.shutdown_at = Some(Instant::now() + SHUTDOWN_GRACE);
                 }
@@ -256,17 +318,60 @@ impl Driver {
         }
     }
 
+    /// Classifies one message once, offers it to the outbound calls (by
+    /// Call-ID), else to the UAS core.
+    fn inbound(
+        &mut self,
+        transport: Transport,
+        from: SocketAddr,
+        conn: Option<ConnId>,
+        bytes: &[u8],
+    ) {
+        let now = Instant::now().into_std();
+        let inbound = classify_datagram(bytes, self.core.policy());
+        let source = Source {
+            transport,
+            addr: from,
+            conn,
+        };
+        if let Some(rest) = self.uac.handle_inbound(now, source, inbound) {
+            self.core.handle_inbound(now, transport, from, conn, rest);
+        }
+    }
+
+    async fn transmit(&mut self, st: &mut State, t: Transmit) {
+        match (t.transport, t.conn) {
+            (Transport::Udp, _) => {
+                if let Err(e) = self.udp.send_to(&t.bytes, t.dest).await {
+                    tracing::debug!(dest = %t.dest, error = %e, "UDP send failed");
+                }
+            }
+            (Transport::Tcp, conn) => self.send_tcp(st, conn, t.dest, t.bytes),
+        }
+    }
+
     async fn flush(&mut self, st: &mut State) {
-        while let Some(out) = self.core.poll_output() {
+        while let Some(out) = self.uac.poll_output() {
             match out {
-                UasOutput::Transmit(t) => match (t.transport, t.conn) {
-                    (Transport::Udp, _) => {
-                        if let Err(e) = self.udp.send_to(&t.bytes, t.dest).await {
-                            tracing::debug!(dest = %t.dest, error = %e, "UDP send failed");
+                UacTableOutput::Transmit(t) => self.transmit(st, t).await,
+                UacTableOutput::Event { key, event } => {
+                    let last = matches!(event, UacEvent::Ended { .. });
+                    let sender = if last {
+                        st.uac_events.remove(&key)
+                    } else {
+                        st.uac_events.get(&key).cloned()
+                    };
+                    if let Some(tx) = sender {
+                        if let Err(mpsc::error::TrySendError::Full(ev)) = tx.try_send(event) {
+                            tracing::warn!(?ev, "outbound call event queue full: event dropped");
                         }
                     }
-                    (Transport::Tcp, conn) => self.send_tcp(st, conn, t.dest, t.bytes),
-                },
+                }
+            }
+        }
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                UasOutput::Transmit(t) => self.transmit(st, t).await,
                 UasOutput::Incoming(info) => {
                     let (events_tx, events_rx) = mpsc::channel(CALL_EVENT_CAPACITY);
                     let call = info.call;

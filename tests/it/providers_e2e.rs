@@ -48,6 +48,29 @@ model = "gpt-4o-mini"
     )
 }
 
+/// What the mock Deepgram and LLM saw, for a failure message: which of
+/// audio in, transcript out and the LLM request went missing.
+fn deepgram_diagnosis(deepgram: &MockDeepgram, llm: &MockLlm) -> String {
+    let mut out = String::new();
+    for (i, c) in deepgram.connections().iter().enumerate() {
+        out.push_str(&format!(
+            "deepgram connection {i}: {} audio frames ({} bytes), controls {:?}, finals {:?}, errors {:?}, close {:?}\n",
+            c.audio_frames,
+            c.audio_bytes,
+            c.control_types(),
+            c.final_results()
+                .iter()
+                .map(|r| r["channel"]["alternatives"][0]["transcript"].clone())
+                .collect::<Vec<_>>(),
+            c.errors,
+            c.close,
+        ));
+    }
+    let streamed = llm.requests().iter().filter(|r| r.is_stream()).count();
+    out.push_str(&format!("LLM streamed requests: {streamed}"));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deepgram_openai_llm_and_openai_tts_answer_the_caller() {
     let w = whisper();
@@ -104,7 +127,8 @@ async fn deepgram_openai_llm_and_openai_tts_answer_the_caller() {
     );
     assert!(
         wer_reply <= 0.5 && wer_reply < wer_default,
-        "reply {reply_text:?}: wer {wer_reply:.2} vs default {wer_default:.2}"
+        "reply {reply_text:?}: wer {wer_reply:.2} vs default {wer_default:.2}\n{}",
+        deepgram_diagnosis(&deepgram, &llm)
     );
 
     // What crossed each protocol.

@@ -4,7 +4,7 @@
 
 use super::grammar::Cursor;
 use super::headers::{media_type, MediaType};
-use rsipstack::sip::{Header, Request};
+use rsipstack::sip::{Header, Headers, Request, Response};
 
 /// Parts examined per multipart body.
 pub const MAX_MULTIPART_PARTS: usize = 16;
@@ -52,14 +52,24 @@ pub(crate) fn find_sdp<'a>(
 /// The session description carried by `req`, whether the body is
 /// `application/sdp` or a multipart body with an `application/sdp` part.
 pub fn sdp_body(req: &Request) -> Option<&[u8]> {
-    let ct = req.headers.iter().find_map(|h| match h {
+    sdp_in(&req.headers, &req.body)
+}
+
+/// The session description carried by a response (the answer in a 2xx, or
+/// early media in a 183), found like [`sdp_body`] finds it in a request.
+pub fn response_sdp_body(resp: &Response) -> Option<&[u8]> {
+    sdp_in(&resp.headers, &resp.body)
+}
+
+fn sdp_in<'a>(headers: &Headers, body: &'a [u8]) -> Option<&'a [u8]> {
+    let ct = headers.iter().find_map(|h| match h {
         Header::ContentType(ct) => parse_media_type(ct.value()),
         _ => None,
     })?;
-    if req.body.is_empty() {
+    if body.is_empty() {
         return None;
     }
-    find_sdp(&ct, &req.body, 0)
+    find_sdp(&ct, body, 0)
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {

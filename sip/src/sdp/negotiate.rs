@@ -12,7 +12,7 @@ pub const DEFAULT_PTIME_MS: u32 = 20;
 /// `a=ptime` values outside this range are ignored.
 const PTIME_RANGE_MS: std::ops::RangeInclusive<u32> = 10..=120;
 /// DTMF events answered (RFC 4733 §7.1.1: 0-15 digits, 16 flash).
-const DTMF_EVENTS: &str = "0-16";
+pub(super) const DTMF_EVENTS: &str = "0-16";
 
 /// The audio codecs this engine speaks (RFC 3551 §4.5.14: G.711 µ-law and
 /// A-law, static payload types 0 and 8, 8 kHz).
@@ -134,12 +134,13 @@ fn supported_proto(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVPF")
 }
 
-/// Tries to accept one offered audio section.
-fn accept_audio(
+/// Tries to accept one audio section of `offer` (an offer, or the answer
+/// to our offer) with one of the `supported` codecs.
+pub(super) fn accept_audio(
     offer: &SessionDescription,
     m: &MediaDescription,
     index: usize,
-    params: &AnswerParams<'_>,
+    supported: &[Codec],
 ) -> Result<RemoteAudio, NegotiationError> {
     if !supported_proto(&m.proto) {
         return Err(NegotiationError::UnsupportedTransport(m.proto.clone()));
@@ -148,7 +149,7 @@ fn accept_audio(
         .formats
         .iter()
         .filter_map(|f| Codec::of(m, f))
-        .find(|(c, _)| params.supported.contains(c))
+        .find(|(c, _)| supported.contains(c))
         .ok_or(NegotiationError::NoCommonCodec)?;
     let ip = m
         .connection
@@ -221,7 +222,7 @@ pub fn negotiate(
         if !m.media.eq_ignore_ascii_case("audio") || m.port == 0 {
             continue;
         }
-        match accept_audio(offer, m, i, params) {
+        match accept_audio(offer, m, i, params.supported) {
             Ok(audio) => {
                 chosen = Some(audio);
                 break;

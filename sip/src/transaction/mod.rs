@@ -9,10 +9,13 @@
 //! * [`InviteServerTransaction`] — RFC 3261 §17.2.1 (+ the RFC 6026
 //!   "Accepted" state after a 2xx).
 //! * [`NonInviteServerTransaction`] — RFC 3261 §17.2.2.
-//! * [`NonInviteClientTransaction`] — RFC 3261 §17.1.2 (our BYE).
+//! * [`InviteClientTransaction`] — RFC 3261 §17.1.1 (+ the RFC 6026
+//!   "Accepted" state after a 2xx): our outbound INVITE.
+//! * [`NonInviteClientTransaction`] — RFC 3261 §17.1.2 (our BYE, CANCEL).
 //! * [`TransactionKey`] / [`ClientTransactionKey`] — matching rules of
 //!   §17.2.3 (with the RFC 2543 fallback) and §17.1.3.
 
+mod invite_client;
 mod invite_server;
 mod key;
 mod non_invite_client;
@@ -20,6 +23,10 @@ mod non_invite_server;
 
 use std::time::{Duration, Instant};
 
+pub use invite_client::{
+    ack_for_failure, InviteClientState, InviteClientTimeout, InviteClientTransaction,
+    InviteResponseOutcome, TIMER_D_UNRELIABLE,
+};
 pub use invite_server::{
     AckOutcome, InviteServerState, InviteServerTimeout, InviteServerTransaction,
 };

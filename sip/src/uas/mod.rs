@@ -36,6 +36,7 @@ use crate::transaction::{
 use calls::Call;
 
 pub use crate::sdp::SessionDescription;
+pub(crate) use addr::annotate_top_via;
 pub use events::{CallEvent, IncomingCallInfo};
 pub use rate::{InviteRateLimit, MAX_TRACKED_SOURCES};
 
@@ -70,14 +71,16 @@ pub enum Transport {
 }
 
 impl Transport {
-    fn reliability(self) -> Reliability {
+    /// Whether the transport retransmits for us (UDP: no).
+    pub fn reliability(self) -> Reliability {
         match self {
             Transport::Udp => Reliability::Unreliable,
             Transport::Tcp => Reliability::Reliable,
         }
     }
 
-    fn via_name(self) -> &'static str {
+    /// The transport token of a Via (`UDP`, `TCP`).
+    pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
@@ -397,12 +400,33 @@ impl UasCore {
         connection: Option<ConnId>,
         bytes: &[u8],
     ) {
+        let inbound = classify_datagram(bytes, &self.policy);
+        self.handle_inbound(now, transport, from, connection, inbound);
+    }
+
+    /// The inbound policy (Allow / Accept / Supported) this core enforces;
+    /// classify with it before [`handle_inbound`](Self::handle_inbound).
+    pub fn policy(&self) -> &LocalPolicy {
+        &self.policy
+    }
+
+    /// One message already classified with [`classify_datagram`] (the
+    /// driver classifies once, offers it to the outbound calls, and hands
+    /// the rest here).
+    pub fn handle_inbound(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        from: SocketAddr,
+        connection: Option<ConnId>,
+        inbound: Inbound,
+    ) {
         let peer = Peer {
             transport,
             addr: from,
             conn: connection,
         };
-        match classify_datagram(bytes, &self.policy) {
+        match inbound {
             Inbound::Request(req) => self.on_request(now, peer, req),
             Inbound::Response(resp) => self.on_response(now, resp),
             Inbound::Reject {

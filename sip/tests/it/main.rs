@@ -3,5 +3,6 @@
 
 mod sdp;
 mod torture;
+mod uac_sipp;
 mod uas_sipp;
 mod uas_tcp;

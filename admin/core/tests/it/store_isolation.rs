@@ -3,7 +3,7 @@
 //! finds nothing and changes nothing of A.
 //!
 //! The list of scoped functions is not written by hand: it is read from the
-//! store's sources (`admin/src/store/**/*.rs`). Every `pub async fn` taking
+//! store's sources (`admin/core/src/store/**/*.rs`). Every `pub async fn` taking
 //! a `TenantScope` must be called by the walk below for both foreign
 //! scopes, and every other `pub async fn` must be listed in [`UNSCOPED`]
 //! with the reason it may ignore tenants. A new store function therefore
