@@ -11,6 +11,7 @@ mod api_support;
 mod panel_app;
 mod support;
 
+mod api_agent_rules;
 mod api_auth;
 mod api_http;
 mod api_openapi;
