@@ -28,7 +28,7 @@ use parla_admin_core::domain::{
     TranscriptTurn, TurnLatency,
 };
 use parla_admin_core::live::{LiveCallEvent, LiveCallSummary};
-use parla_admin_core::store::{CallEnd, NewCall, Store, TenantScope};
+use parla_admin_core::store::{CallEnd, CallRecord, NewCall, Store, TenantScope};
 use parla_engine::agent::CallTarget;
 use parla_engine::call::{
     CallControl, CallLifecycle, CallReport, HangupCause, LiveEvent, TranscriptLine,
@@ -42,6 +42,8 @@ use crate::live_calls::LiveRegistry;
 const EVENTS_PER_CALL: usize = 4;
 
 enum Event {
+    /// Outbound: the INVITE went out with this Call-ID.
+    Dialing(String),
     Ringing,
     Answered(SystemTime),
     Ended(Box<CallReport>),
@@ -77,6 +79,9 @@ impl RecordLifecycle {
 }
 
 impl CallLifecycle for RecordLifecycle {
+    fn dialing(&mut self, sip_call_id: &str) {
+        self.send(Event::Dialing(sip_call_id.to_owned()));
+    }
     fn ringing(&mut self) {
         self.send(Event::Ringing);
     }
@@ -202,6 +207,57 @@ impl CallRecords {
             live: self.live.clone(),
         })
     }
+
+    /// A lifecycle that moves the existing record `record` of an outbound
+    /// call (status `queued`, written by the admin API) through `dialing`,
+    /// `ringing` and `in_progress` to its end. Spawns the call's writer
+    /// task (on the current tokio runtime).
+    pub fn outbound_lifecycle(
+        &self,
+        scope: TenantScope,
+        record: &CallRecord,
+    ) -> Box<dyn CallLifecycle> {
+        let (tx, rx) = mpsc::channel(EVENTS_PER_CALL + 1);
+        let new = NewCall {
+            agent_id: record.agent_id,
+            direction: Direction::Outbound,
+            from_uri: record.from_uri.clone(),
+            to_uri: record.to_uri.clone(),
+            sip_call_id: record.sip_call_id.clone(),
+            attempted_at: record.attempted_at,
+            answered_at: None,
+            status: CallStatus::Queued,
+        };
+        let recording = recording_name(scope.tenant(), record.id);
+        let summary = LiveCallSummary {
+            id: record.id,
+            tenant_id: scope.tenant(),
+            agent_id: record.agent_id,
+            from_uri: new.from_uri.clone(),
+            to_uri: new.to_uri.clone(),
+            attempted_at: new.attempted_at,
+            state: "listening".to_owned(),
+            turns: 0,
+        };
+        let (progress, progress_rx) = watch::channel(Progress::default());
+        let writer = Writer {
+            store: self.store.clone(),
+            scope,
+            new,
+            record_id: record.id,
+            recording: recording.clone(),
+            id: Some(record.id),
+        };
+        tokio::spawn(writer.run(rx, progress_rx));
+        Box::new(RecordLifecycle {
+            call_id: record.id.to_string(),
+            events: tx,
+            recording,
+            progress,
+            summary,
+            live: self.live.clone(),
+        })
+    }
 }
 
 /// The writer task of one call.
@@ -250,6 +306,19 @@ impl Writer {
 
     async fn apply(&mut self, event: Event) -> Result<(), parla_admin_core::store::StoreError> {
         match event {
+            Event::Dialing(sip_call_id) => {
+                if let Some(id) = self.id {
+                    self.store
+                        .calls()
+                        .dialing(&self.scope, id, &sip_call_id)
+                        .await?;
+                }
+            }
+            Event::Ringing if self.new.direction == Direction::Outbound => {
+                if let Some(id) = self.id {
+                    self.store.calls().ringing(&self.scope, id).await?;
+                }
+            }
             Event::Ringing => self.start(None).await?,
             Event::Answered(at) => match self.id {
                 Some(id) => {
@@ -311,6 +380,23 @@ impl Writer {
 /// The record's end from the engine's report; `recording` is the name of
 /// the call's recording, kept if the engine wrote one.
 fn call_end(report: &CallReport, recording: &Path) -> CallEnd {
+    if let Some(end) = report
+        .outbound
+        .as_ref()
+        .filter(|_| report.answered_at.is_none())
+    {
+        // An outbound call that ended before the answer: the SIP client's
+        // outcome (busy, no_answer, failed, canceled) and cause.
+        return CallEnd {
+            ended_at: timestamp(report.ended_at),
+            status: end.outcome.parse().unwrap_or(CallStatus::Failed),
+            hangup_cause: Some(end.cause.clone()),
+            sip_status: SipStatus::try_from(report.sip_status).ok(),
+            transcript: Vec::new(),
+            latency: Vec::new(),
+            recording_path: None,
+        };
+    }
     let status = match (report.answered_at.is_some(), report.cause) {
         (true, HangupCause::Error) => CallStatus::Failed,
         (true, _) => CallStatus::Completed,

@@ -36,6 +36,59 @@ pub enum Command {
     /// Administer the admin database from the shell.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Answering-machine detection on a recording: prints one line,
+    /// `human|machine|notsure DECISION_MS CAUSE [BEEP_MS]`.
+    Amd(AmdArgs),
+}
+
+/// `parla amd FILE.wav`.
+#[derive(Args, Debug, Clone)]
+pub struct AmdArgs {
+    /// Mono WAV, 8000 or 16000 Hz, holding the called party's audio from
+    /// the moment of answer.
+    pub file: PathBuf,
+}
+
+impl AmdArgs {
+    /// Analyses the file with the live calls' detector and defaults
+    /// ([`parla_media::amd::AmdConfig::default`]) and returns the line to
+    /// print (without newline): `human|machine|notsure DECISION_MS CAUSE
+    /// [BEEP_MS]`, times in ms since answer.
+    ///
+    /// Errors: the file cannot be opened, is not a WAV, is not mono, or is
+    /// not at 8000 or 16000 Hz (the message names the file and the reason).
+    pub fn run(&self) -> anyhow::Result<String> {
+        use anyhow::Context as _;
+        use parla_media::amd::{analyze_wav, AmdConfig};
+        let name = self.file.display();
+        let file =
+            std::fs::File::open(&self.file).with_context(|| format!("cannot open {name}"))?;
+        let outcome = analyze_wav(std::io::BufReader::new(file), AmdConfig::default())
+            .with_context(|| format!("{name}: cannot analyse"))?;
+        Ok(outcome.to_line())
+    }
+
+    /// [`run`](Self::run), printed: the line on stdout and exit code 0, or
+    /// `parla amd: <reason>` on stderr (one line, no backtrace) and 1.
+    pub fn print(&self) -> i32 {
+        use std::io::Write as _;
+        match self.run() {
+            Ok(line) => {
+                let mut out = std::io::stdout().lock();
+                match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("parla amd: writing the result: {e}");
+                        1
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("parla amd: {e:#}");
+                1
+            }
+        }
+    }
 }
 
 /// `parla admin …`.

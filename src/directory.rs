@@ -107,6 +107,28 @@ impl DbDirectory {
         Ok(None)
     }
 
+    /// The call records writer (outbound calls get their lifecycles here).
+    pub fn records(&self) -> &CallRecords {
+        &self.records
+    }
+
+    /// The engine agent `id` of `scope`'s tenant, built (or cached) as for
+    /// an inbound call. Errors: no such agent, a database failure, an
+    /// agent that cannot be built within the build timeout.
+    pub async fn agent_by_id(
+        &self,
+        scope: &parla_admin_core::store::TenantScope,
+        id: AgentId,
+    ) -> anyhow::Result<Arc<Agent>> {
+        let row = self
+            .store
+            .agents()
+            .get(scope, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no agent {id} in tenant {}", scope.tenant()))?;
+        self.agent(&row).await
+    }
+
     /// The engine agent of `row`: cached while `updated_at` is unchanged,
     /// else built anew (see the type's docs), waiting at most the build
     /// timeout.

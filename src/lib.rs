@@ -29,6 +29,7 @@ mod agents;
 pub mod bootstrap;
 mod call_records;
 pub mod cli;
+mod dialer;
 mod directory;
 mod engine_stats;
 mod http;

@@ -3,7 +3,8 @@
 //! `parla serve` answers SIP calls with the agents of the admin database
 //! (`parla.toml` is imported into it on first start) and serves `/healthz`,
 //! `/metrics` and the admin API over HTTP. `parla admin` administers the
-//! database from the shell. See the README for the Quick start.
+//! database from the shell. `parla amd FILE.wav` runs the answering-machine
+//! detector on a recording. See the README for the Quick start.
 //!
 //! This file is the shell around the library ([`parla::Application`]): it
 //! parses the command line, takes the secrets out of the environment, sets
@@ -61,6 +62,7 @@ fn main() -> anyhow::Result<()> {
                 })
                 .context("parla admin create-super-admin failed")
         }
+        cli::Command::Amd(args) => std::process::exit(args.print()),
     }
 }
 

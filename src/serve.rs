@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 use crate::admin_store::{load_secret_key, open_store};
 use crate::bootstrap::{ensure_super_admin, EnvSecrets};
 use crate::cli::ServeArgs;
+use crate::dialer::{DialJob, EngineDialer};
 use crate::directory::DbDirectory;
 use crate::engine_stats::EngineFigures;
 use crate::http::{self, HttpState};
@@ -130,12 +131,6 @@ impl Application {
                 .with_test_build_delay(build_delay)
                 .with_live_calls(live_calls.clone()),
         );
-        let admin = web::Data::new(
-            AdminState::new(store.clone(), key)
-                .with_secure_cookies(args.secure_cookies)
-                .with_live_calls(live_calls),
-        );
-
         let public_ip = args
             .public_ip
             .unwrap_or_else(|| default_public_ip(args.sip_addr));
@@ -168,6 +163,18 @@ impl Application {
                 a.stop();
             }
         };
+        let (dialer, dial_jobs) = EngineDialer::new(
+            store.clone(),
+            directory.clone(),
+            services.limits.clone(),
+            public_ip.to_string(),
+        );
+        let admin = web::Data::new(
+            AdminState::new(store.clone(), key)
+                .with_secure_cookies(args.secure_cookies)
+                .with_live_calls(live_calls)
+                .with_dialer(Arc::new(dialer)),
+        );
         let manager = CallManager::new(
             directory,
             services,
@@ -243,6 +250,7 @@ impl Application {
         let serving = Serving {
             sip,
             incoming,
+            dial_jobs,
             manager,
             counters,
             arbiters,
@@ -361,6 +369,8 @@ impl StopHandle {
 struct Serving {
     sip: SipServer,
     incoming: mpsc::Receiver<IncomingCall>,
+    /// Outbound calls to place (from the admin API, through [`EngineDialer`]).
+    dial_jobs: mpsc::Receiver<DialJob>,
     manager: CallManager,
     counters: Arc<CallCounters>,
     arbiters: Vec<Arbiter>,
@@ -380,6 +390,7 @@ impl Serving {
                     Some(call) => self.manager.handle_incoming(call),
                     None => break Some(anyhow::anyhow!("SIP server stopped unexpectedly")),
                 },
+                Some(job) = self.dial_jobs.recv() => job.place(&self.manager, &self.sip),
                 _ = stop.wait_for(|stopped| *stopped) => break None,
             }
         };

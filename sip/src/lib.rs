@@ -1,6 +1,7 @@
 //! sip
 pub mod dialog;
 pub mod message;
+pub mod register;
 pub mod resolve;
 pub mod sdp;
 pub mod server;

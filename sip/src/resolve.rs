@@ -358,7 +358,9 @@ impl TrunkResolver {
         if records.len() == 1 && records[0].3.is_root() {
             return Ok(());
         }
-        for (_, _, port, target) in order_srv(records, &mut rand::rng()) {
+        // Ordered before any await: the thread-local RNG is not `Send`.
+        let ordered = order_srv(records, &mut rand::rng());
+        for (_, _, port, target) in ordered {
             if out.len() >= MAX_TARGETS {
                 break;
             }
@@ -523,6 +525,29 @@ mod tests {
         }
         // Expected 90 % (RFC 2782); far from 50 % either way.
         assert!((850..=950).contains(&heavy_first), "{heavy_first}");
+    }
+
+    /// Resolution runs inside spawned tasks (the dialer's), so its future
+    /// must be `Send`.
+    #[test]
+    fn resolve_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resolver = TrunkResolver::with_nameserver("127.0.0.1:9".parse().unwrap());
+            let location = ServerLocation {
+                host: "192.0.2.1".into(),
+                port: None,
+                transport: None,
+                secure: false,
+            };
+            let future = resolver.resolve(&location);
+            assert_send(&future);
+            assert_eq!(future.await.unwrap().len(), 1);
+        });
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Public API of the SIP user agent: bind a [`SipServer`], receive
 //! [`IncomingCall`]s, drive each call with its [`CallHandle`] and follow it
 //! through [`CallEvent`]s; place outbound calls with
-//! [`SipServer::place_call`] and follow them through [`UacEvent`]s.
+//! [`SipServer::place_call`] and follow them through [`UacEvent`]s;
+//! keep trunk registrations with [`SipServer::register`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), parla_sip::server::SipError> {
@@ -22,9 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::register::{RegKey, Registration, RegistrationStatus, Registrations};
+pub use crate::register::{RegistrationHandle, RegistrationRequest};
 use crate::transaction::TimerConfig;
 use crate::transport::{Command, Driver, DriverConfig, CALL_EVENT_CAPACITY};
 use crate::uac::{OutboundCall, UacConfig, UacError, UacKey, UacTable};
@@ -123,6 +126,9 @@ pub enum SipError {
     /// An outbound call request with unusable fields (nothing was sent).
     #[error("cannot place the call: {0}")]
     InvalidCall(#[from] UacError),
+    /// A registration request with unusable fields (nothing was sent).
+    #[error("cannot register: {0}")]
+    InvalidRegistration(UacError),
 }
 
 /// A running SIP UAS (UDP + TCP on one address). Dropping it shuts it down
@@ -409,6 +415,7 @@ impl SipServer {
             active_calls: active_calls.clone(),
             uac: UacTable::new(),
             active_outbound: active_outbound.clone(),
+            reg: Registrations::default(),
         };
         let task = tokio::spawn(driver.run());
         tracing::info!(%udp_addr, %tcp_addr, %public_ip, "SIP server listening");
@@ -471,6 +478,33 @@ impl SipServer {
             key,
             call_id,
             events_rx,
+            self.commands.clone(),
+        ))
+    }
+
+    /// Registers with a trunk's registrar and keeps the binding alive (RFC
+    /// 3261 §10.2, see [`crate::register`]): REGISTER from this server's
+    /// address and port (Contact = [`public_ip`](Self::public_ip) and the
+    /// bound port), one digest challenge answered, refreshed before expiry,
+    /// retried with backoff on failure, unregistered on
+    /// [`RegistrationHandle::unregister`], when the last handle is dropped,
+    /// or at [`shutdown`](Self::shutdown) (within its grace period).
+    ///
+    /// Errors: [`SipError::InvalidRegistration`] for an unusable request
+    /// (bad URI, control characters), [`SipError::Closed`] after shutdown.
+    pub fn register(&self, request: RegistrationRequest) -> Result<RegistrationHandle, SipError> {
+        let reg = Registration::new(std::time::Instant::now(), self.uac_config.clone(), request)
+            .map_err(SipError::InvalidRegistration)?;
+        let key = RegKey(self.next_outbound.fetch_add(1, Ordering::Relaxed));
+        let (status_tx, status_rx) = watch::channel(RegistrationStatus::Pending);
+        let call_id = reg.call_id().to_string();
+        self.commands
+            .send(Command::Register(key, Box::new(reg), status_tx))
+            .map_err(|_| SipError::Closed)?;
+        Ok(RegistrationHandle::new(
+            key,
+            call_id,
+            status_rx,
             self.commands.clone(),
         ))
     }

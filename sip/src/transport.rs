@@ -2,8 +2,9 @@
 //! [`UacTable`], a UDP socket and a TCP listener bound on the same
 //! address, and one task per TCP connection (framed with
 //! [`StreamFramer`], RFC 3261 §18.3). Each message is classified once and
-//! offered to the outbound calls (by Call-ID) before the UAS core. Nothing
-//! here interprets SIP beyond framing: the cores decide everything.
+//! offered to the trunk registrations, then the outbound calls (both by
+//! Call-ID), before the UAS core. Nothing here interprets SIP beyond
+//! framing: the cores decide everything.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,10 +14,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::message::{classify_datagram, StreamFramer, MAX_SIP_MESSAGE_BYTES};
+use crate::register::{RegKey, Registration, RegistrationStatus, Registrations};
 use crate::server::{CallHandle, IncomingCall};
 use crate::uac::{
     cause, EndedBy, OutboundCall, Outcome, Source, UacEvent, UacKey, UacTable, UacTableOutput,
@@ -58,6 +60,10 @@ pub(crate) enum Command {
     UacHangup(UacKey),
     /// The last `OutboundControl` of a call was dropped: hang up.
     UacDropped(UacKey),
+    /// A new trunk registration (its REGISTER goes out on the next flush).
+    Register(RegKey, Box<Registration>, watch::Sender<RegistrationStatus>),
+    /// `RegistrationHandle::unregister`, or its last clone was dropped.
+    Unregister(RegKey),
 }
 
 enum ConnEvent {
@@ -94,6 +100,8 @@ pub(crate) struct Driver {
     pub active_calls: Arc<AtomicUsize>,
     pub uac: UacTable,
     pub active_outbound: Arc<AtomicUsize>,
+    /// Trunk registrations (responses routed by Call-ID, before the UAC).
+    pub reg: Registrations,
 }
 
 struct State {
@@ -128,7 +136,10 @@ impl Driver {
                     self.core.poll_timeout().map(Instant::from_std),
                     self.uac.poll_timeout().map(Instant::from_std),
                 ),
-                st.shutdown_at,
+                earliest(
+                    st.shutdown_at,
+                    self.reg.poll_timeout().map(Instant::from_std),
+                ),
             );
             let sleep = async {
                 match wake {
@@ -154,7 +165,7 @@ impl Driver {
                     }
                     ConnEvent::Idle(id) => {
                         let peer = st.conns.get(&id).map(|c| c.peer);
-                        if !self.core.connection_in_use(id) && !peer.is_some_and(|p| self.uac.uses_peer(p)) {
+                        if !self.core.connection_in_use(id) && !peer.is_some_and(|p| self.uac.uses_peer(p) || self.reg.uses_peer(p)) {
                             tracing::debug!(conn = id.0, "closing idle TCP connection");
                             st.close(id);
                         }
@@ -167,6 +178,7 @@ impl Driver {
                     }
                     ConnEvent::ConnectFailed(dest) => {
                         self.uac.transport_error(Instant::now().into_std(), dest);
+                        self.reg.transport_error(Instant::now().into_std(), dest);
                     }
                 },
                 Some(cmd) = self.commands.recv() => self.command(&mut st, cmd),
@@ -174,6 +186,7 @@ impl Driver {
                     let now = Instant::now().into_std();
                     self.core.handle_timeout(now);
                     self.uac.handle_timeout(now);
+                    self.reg.handle_timeout(now);
                 }
             }
             self.flush(&mut st).await;
@@ -182,12 +195,15 @@ impl Driver {
             self.active_outbound
                 .store(self.uac.active(), Ordering::Relaxed);
             if let Some(at) = st.shutdown_at {
-                let idle = self.core.active_calls() == 0 && self.uac.active() == 0;
+                let idle = self.core.active_calls() == 0
+                    && self.uac.active() == 0
+                    && self.reg.active() == 0;
                 if idle || Instant::now() >= at {
                     break;
                 }
             }
         }
+        self.reg.close_all();
         for (_, tx) in st.uac_events.drain() {
             let _ = tx.try_send(UacEvent::Ended {
                 outcome: Outcome::Failed,
@@ -299,8 +315,17 @@ impl Driver {
                 }
                 Ok(())
             }
+            Command::Register(key, reg, status) => {
+                self.reg.insert(key, *reg, status);
+                Ok(())
+            }
+            Command::Unregister(key) => {
+                self.reg.unregister(now, key);
+                Ok(())
+            }
             Command::Shutdown => {
                 if st.shutdown_at.is_none() {
+                    self.reg.unregister_all(now);
                     self.core.set_draining(true);
                     for call in self.core.call_keys() {
                         let _ = self.core.hangup(now, call);
@@ -334,6 +359,9 @@ impl Driver {
             addr: from,
             conn,
         };
+        let Some(inbound) = self.reg.handle_inbound(now, inbound) else {
+            return;
+        };
         if let Some(rest) = self.uac.handle_inbound(now, source, inbound) {
             self.core.handle_inbound(now, transport, from, conn, rest);
         }
@@ -351,6 +379,9 @@ impl Driver {
     }
 
     async fn flush(&mut self, st: &mut State) {
+        while let Some(t) = self.reg.poll_transmit() {
+            self.transmit(st, t).await;
+        }
         while let Some(out) = self.uac.poll_output() {
             match out {
                 UacTableOutput::Transmit(t) => self.transmit(st, t).await,

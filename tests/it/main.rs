@@ -4,11 +4,13 @@
 mod support;
 
 mod admin_e2e;
+mod amd_cli;
 mod bad_input;
 mod call_flow;
 mod concurrency;
 mod lifecycle;
 mod live_calls;
+mod originate;
 mod providers_e2e;
 mod security_agents;
 mod security_egress;

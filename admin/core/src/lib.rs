@@ -9,6 +9,7 @@
 //! crates to come (campaigns, billing, tickets, domains) build on this one.
 
 pub mod auth;
+pub mod dialer;
 pub mod domain;
 pub mod live;
 pub mod service;

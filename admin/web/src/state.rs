@@ -7,6 +7,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use parla_admin_core::auth::{LoginThrottle, SecretKey};
+use parla_admin_core::dialer::Dialer;
 use parla_admin_core::domain::SharedClock;
 use parla_admin_core::live::LiveCalls;
 use parla_admin_core::state::CoreState;
@@ -31,6 +32,9 @@ pub struct AdminState {
     pub(crate) rate_limiter: ApiRateLimiter,
     /// The engine's live calls (see [`parla_admin_core::live`]); `None`: none.
     pub live_calls: Option<Arc<dyn LiveCalls>>,
+    /// The engine's outbound calls (see [`parla_admin_core::dialer`]);
+    /// `None`: calls cannot be placed (503).
+    pub dialer: Option<Arc<dyn Dialer>>,
 }
 
 impl AdminState {
@@ -46,12 +50,19 @@ impl AdminState {
             secure_cookies: false,
             rate_limiter: ApiRateLimiter::new(RateLimits::default()),
             live_calls: None,
+            dialer: None,
         }
     }
 
     /// Lets the API and panel reach the engine's live calls.
     pub fn with_live_calls(mut self, live: Arc<dyn LiveCalls>) -> AdminState {
         self.live_calls = Some(live);
+        self
+    }
+
+    /// Lets the API place and cancel outbound calls through the engine.
+    pub fn with_dialer(mut self, dialer: Arc<dyn Dialer>) -> AdminState {
+        self.dialer = Some(dialer);
         self
     }
 

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::prelude::*;
 use parla_media::g711::G711;
 use parla_media::FRAME_MS;
-use parla_sip::server::{CallEvent, CallHandle};
 use tokio::sync::mpsc;
 
 use super::control::LiveEvent;
@@ -24,6 +23,7 @@ use super::lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
 use super::limits::CallSlot;
 use super::outbound::{OutboundEvent, OutboundMedia};
 use super::recording::{recording_path, CallRecorder};
+use super::signalling::{SignalEvent, SignalEvents, Signalling};
 use super::tasks::{spawn_llm, AbortOnDrop, LlmMsg, TtsMsg, TtsWorker};
 use super::CallServices;
 use crate::agent::Agent;
@@ -58,8 +58,9 @@ pub const MAX_REPORTED_TURNS: usize = 2000;
 pub struct CallSetup {
     pub call_id: String,
     pub agent: Arc<Agent>,
-    pub handle: CallHandle,
-    pub events: mpsc::Receiver<CallEvent>,
+    /// The dialog, inbound or outbound.
+    pub handle: Signalling,
+    pub events: SignalEvents,
     pub socket: std::net::UdpSocket,
     pub lease: PortLease,
     pub codec: G711,
@@ -81,9 +82,9 @@ pub struct CallSetup {
 pub struct CallActor {
     call_id: String,
     agent: Arc<Agent>,
-    handle: CallHandle,
+    handle: Signalling,
     services: Arc<CallServices>,
-    events: Option<mpsc::Receiver<CallEvent>>,
+    events: Option<SignalEvents>,
     socket: std::net::UdpSocket,
     _lease: PortLease,
     inbound: InboundMedia,
@@ -480,7 +481,7 @@ impl Actor for CallActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.services.counters.inc();
         if let Some(events) = self.events.take() {
-            ctx.add_stream(tokio_stream_from(events));
+            ctx.add_stream(events.into_stream());
         }
         // Open the STT session; caller audio before it is ready goes to the pre-roll.
         let stt = self.agent.stt.clone();
@@ -500,6 +501,9 @@ impl Actor for CallActor {
         );
         let now = Instant::now();
         self.started_at = now;
+        // The greeting starts here. Hook for answering-machine detection
+        // on outbound calls (`amd_policy`): hold this input until the
+        // verdict (human: at once; machine: the voicemail policy).
         self.conversation.handle_input(Input::Answered, now);
         self.open_control(ctx);
         ctx.run_interval(Duration::from_millis(FRAME_MS as u64), |act, ctx| {
@@ -527,6 +531,7 @@ impl Actor for CallActor {
                 transcript: std::mem::take(&mut self.transcript),
                 latency: std::mem::take(&mut self.latency),
                 recording: self.recorder.take().map(CallRecorder::finish),
+                outbound: None,
             });
         }
         tracing::info!(
@@ -548,18 +553,18 @@ fn tokio_stream_from<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-impl StreamHandler<CallEvent> for CallActor {
-    fn handle(&mut self, event: CallEvent, ctx: &mut Context<Self>) {
+impl StreamHandler<SignalEvent> for CallActor {
+    fn handle(&mut self, event: SignalEvent, ctx: &mut Context<Self>) {
         let now = Instant::now();
         match event {
-            CallEvent::Confirmed => {}
-            CallEvent::Cancelled | CallEvent::Terminated { .. } => {
+            SignalEvent::Other => {}
+            SignalEvent::Ended => {
                 self.ended = true;
                 self.hangup_cause.get_or_insert(HangupCause::CallerHangup);
                 self.conversation.handle_input(Input::RemoteHangup, now);
                 ctx.stop();
             }
-            CallEvent::ReInvite { offer } => {
+            SignalEvent::ReInvite { offer } => {
                 let services = self.services.clone();
                 match services.answer_sdp(&offer, self._lease.port()) {
                     Ok((remote, answer)) => {
@@ -590,7 +595,6 @@ impl StreamHandler<CallEvent> for CallActor {
                     }
                 }
             }
-            CallEvent::Info { .. } => {}
         }
     }
 

@@ -85,7 +85,8 @@ pub struct CallReport {
     /// Why it ended.
     pub cause: HangupCause,
     /// The final response to the INVITE: 200 if answered, else the rejection
-    /// (487 for a CANCEL, 488, 503, …).
+    /// (487 for a CANCEL, 488, 503, …); 0 when none came (an outbound call
+    /// to an unreachable trunk).
     pub sip_status: u16,
     /// The conversation, in order.
     pub transcript: Vec<TranscriptLine>,
@@ -93,6 +94,19 @@ pub struct CallReport {
     pub latency: Vec<TurnLatency>,
     /// The call recording, if one was written.
     pub recording: Option<PathBuf>,
+    /// For an outbound call that ended before the answer: its outcome and
+    /// cause as the SIP client reported them. `None` otherwise.
+    pub outbound: Option<OutboundEnd>,
+}
+
+/// How an outbound call ended before it was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundEnd {
+    /// `busy`, `no_answer`, `failed` or `canceled` (the record's status).
+    pub outcome: &'static str,
+    /// One of `parla_sip::uac::cause` (`busy`, `ring_timeout`,
+    /// `auth_failed`, `unreachable`, `no_sdp`, …).
+    pub cause: String,
 }
 
 impl CallReport {
@@ -106,6 +120,7 @@ impl CallReport {
             transcript: Vec::new(),
             latency: Vec::new(),
             recording: None,
+            outbound: None,
         }
     }
 }
@@ -113,6 +128,9 @@ impl CallReport {
 /// Receives the lifecycle of one call. See the module docs for the order.
 /// Implementations queue their work and return immediately.
 pub trait CallLifecycle: Send + 'static {
+    /// Outbound calls only, before everything else: the INVITE went out
+    /// with this Call-ID. Default: ignored.
+    fn dialing(&mut self, _sip_call_id: &str) {}
     /// 180 Ringing was sent.
     fn ringing(&mut self);
     /// The call was answered (200 OK sent) at `at`.

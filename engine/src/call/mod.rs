@@ -14,19 +14,24 @@
 //! [`CallServices::max_call`].
 
 mod actor;
+pub mod amd_policy;
 pub mod control;
 mod inbound;
 pub mod lifecycle;
 pub mod limits;
+mod originate;
 mod outbound;
 pub mod recording;
+pub mod signalling;
 mod tasks;
 
 pub use actor::{CallActor, CallSetup};
 pub use control::{CallCommand, CallControl, CommandError, LiveEvent, MAX_SAY_CHARS};
 pub use inbound::{CallerFrame, Datagram, InboundMedia, InboundStats};
-pub use lifecycle::{CallLifecycle, CallReport, HangupCause, TranscriptLine};
+pub use lifecycle::{CallLifecycle, CallReport, HangupCause, OutboundEnd, TranscriptLine};
 pub use limits::{CallLimits, CallSlot, LimitReached, LIMIT_RETRY_AFTER_SECS};
+pub use originate::{fill_placeholders, Originate, OriginateError};
+pub use signalling::{SignalEvent, SignalEvents, Signalling};
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -240,8 +245,8 @@ impl CallManager {
         let mut setup = CallSetup {
             call_id,
             agent,
-            handle,
-            events,
+            handle: Signalling::Inbound(handle),
+            events: SignalEvents::Inbound(events),
             socket,
             lease,
             codec: g711_of(remote.codec),
@@ -268,7 +273,9 @@ impl CallManager {
         }
         let arbiter =
             self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone();
-        let _ = setup.handle.answer(answer);
+        if let Signalling::Inbound(handle) = &setup.handle {
+            let _ = handle.answer(answer);
+        }
         if let Some(l) = setup.lifecycle.as_mut() {
             l.answered(SystemTime::now());
         }

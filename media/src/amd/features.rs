@@ -11,6 +11,10 @@
 //!   greeting;
 //! - **greeting then silence**: `after_greeting_silence_ms` of silence once
 //!   the greeting started → human (`HUMAN`: "Hello?" and wait);
+//! - **short answer, late**: once `short_answer_after_ms` have passed since
+//!   answer, a greeting of at most `short_answer_max_words` words followed
+//!   by `short_answer_silence_ms` of silence → human (`HUMAN`, with that
+//!   limit; not in Asterisk, see [`AmdConfig::short_answer_after_ms`]);
 //! - **long greeting**: `greeting_ms` of voice in total → machine
 //!   (`LONGGREETING`);
 //! - **too many words**: more than `maximum_number_of_words` words →
@@ -75,6 +79,19 @@ impl Features {
         }
     }
 
+    /// The silence after the greeting that makes a person, now:
+    /// `short_answer_silence_ms` for a short answer (at most
+    /// `short_answer_max_words` words) once `short_answer_after_ms` have
+    /// passed since answer, else `after_greeting_silence_ms`.
+    fn after_greeting_limit_ms(&self) -> u32 {
+        let c = &self.cfg;
+        if self.words <= c.short_answer_max_words && self.total_ms >= c.short_answer_after_ms {
+            c.short_answer_silence_ms.min(c.after_greeting_silence_ms)
+        } else {
+            c.after_greeting_silence_ms
+        }
+    }
+
     /// Advances by one frame; returns the verdict once the pattern decides.
     /// Call again after a verdict and the analysis simply goes on (the
     /// detector stops calling).
@@ -105,13 +122,13 @@ impl Features {
                     },
                 ));
             }
-            if self.in_greeting && self.silence_ms >= c.after_greeting_silence_ms {
+            if self.in_greeting && self.silence_ms >= self.after_greeting_limit_ms() {
                 return Some((
                     AmdVerdict::Human,
                     AmdCause::HumanShortGreeting {
                         voice_ms: self.voice_ms,
                         silence_ms: self.silence_ms,
-                        limit_ms: c.after_greeting_silence_ms,
+                        limit_ms: self.after_greeting_limit_ms(),
                     },
                 ));
             }
@@ -301,6 +318,69 @@ mod tests {
         .unwrap();
         assert_eq!(v, AmdVerdict::Human);
         assert_eq!(t, 300 + 400 + 500 + 40 + 300);
+    }
+
+    #[test]
+    fn a_late_short_answer_is_human_after_the_short_silence() {
+        // "Hello, who is this?" after 0.7 s: two words, ending at 2.0 s.
+        let p = [
+            (false, 700),
+            (true, 500),
+            (false, 200),
+            (true, 600),
+            (false, 3000),
+        ];
+        let (v, c, t) = run(&p).unwrap();
+        assert_eq!(v, AmdVerdict::Human, "{c:?}");
+        assert_eq!(t, 2000 + 300, "300 ms after the answer, not 800");
+        assert_eq!(
+            c,
+            AmdCause::HumanShortGreeting {
+                voice_ms: 1100,
+                silence_ms: 300,
+                limit_ms: 300
+            }
+        );
+        assert_eq!(c.to_string(), "HUMAN-300-300");
+        // Already 400 ms quiet when 2.2 s pass: decided at 2.2 s.
+        let (v, _, t) = run(&[(false, 1000), (true, 800), (false, 3000)]).unwrap();
+        assert_eq!((v, t), (AmdVerdict::Human, 2200));
+    }
+
+    #[test]
+    fn the_short_silence_applies_neither_early_nor_after_three_words_nor_when_off() {
+        // A machine's "Hello. [0.38 s] You've reached …" before 2.2 s: the
+        // pause is no human verdict, the greeting goes on to be long.
+        let (v, c, _) = run(&[(false, 300), (true, 400), (false, 380), (true, 3000)]).unwrap();
+        assert_eq!(v, AmdVerdict::Machine, "{c:?}");
+        assert!(matches!(c, AmdCause::LongGreeting { .. }), "{c:?}");
+        // Three words ("Hello, yes, who is this?") need the full 800 ms.
+        let three = [
+            (false, 600),
+            (true, 300),
+            (false, 200),
+            (true, 300),
+            (false, 200),
+            (true, 400),
+            (false, 3000),
+        ];
+        let (v, c, t) = run(&three).unwrap();
+        assert_eq!(v, AmdVerdict::Human, "{c:?}");
+        assert_eq!(t, 2000 + 800);
+        // short_answer_max_words = 0: Asterisk's behaviour.
+        let off = AmdConfig {
+            short_answer_max_words: 0,
+            ..AmdConfig::default()
+        };
+        let p = [
+            (false, 700),
+            (true, 500),
+            (false, 200),
+            (true, 600),
+            (false, 3000),
+        ];
+        let (v, c, t) = run_with(off, &p).unwrap();
+        assert_eq!((v, t), (AmdVerdict::Human, 2000 + 800), "{c:?}");
     }
 
     #[test]

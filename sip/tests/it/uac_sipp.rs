@@ -16,7 +16,7 @@ use parla_sip::server::{
 };
 use parla_sip::uac::{Credentials, EndedBy, Outcome, Transport};
 
-fn sipp_installed() -> bool {
+pub(crate) fn sipp_installed() -> bool {
     let found = Command::new("sipp")
         .arg("-v")
         .stdout(Stdio::null())
@@ -46,14 +46,14 @@ fn free_udp_port() -> u16 {
 
 /// SIPp as a UAS running one scenario of `sip/tests/sipp/` for one call,
 /// killed on drop (logs kept when the test fails).
-struct Sipp {
+pub(crate) struct Sipp {
     child: Option<Child>,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     dir: PathBuf,
 }
 
 impl Sipp {
-    fn start(scenario: &str) -> Sipp {
+    pub(crate) fn start(scenario: &str) -> Sipp {
         let dir = std::env::temp_dir().join(format!(
             "parla-uac-{}-{}",
             std::process::id(),
@@ -98,7 +98,7 @@ impl Sipp {
     }
 
     /// Waits for SIPp to finish its one call; asserts it succeeded.
-    async fn assert_success(&mut self) {
+    pub(crate) async fn assert_success(&mut self) {
         let t0 = Instant::now();
         loop {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -114,7 +114,7 @@ impl Sipp {
         }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let mut s = String::new();
         for f in ["sipp.err", "sipp.out"] {
             s += &std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();

@@ -146,10 +146,13 @@ text_enum!(
 );
 
 text_enum!(
-    /// Lifecycle of a call. `Ringing` and `InProgress` are live; the others
-    /// are final.
+    /// Lifecycle of a call. `Queued`, `Dialing`, `Ringing` and
+    /// `InProgress` are live; the others are final. An outbound call goes
+    /// `queued → dialing → ringing → in_progress → completed`, or ends
+    /// `busy`, `no_answer`, `failed` or `canceled`.
     CallStatus, "call status" {
-        /// Set up, not answered yet.
+        /// Set up, not answered yet (inbound: 180 sent; outbound: 18x
+        /// received).
         Ringing => "ringing",
         /// Answered and connected.
         InProgress => "in_progress",
@@ -161,13 +164,32 @@ text_enum!(
         NoAnswer => "no_answer",
         /// The callee was busy.
         Busy => "busy",
+        /// Outbound: accepted by the API, the INVITE not sent yet.
+        Queued => "queued",
+        /// Outbound: the INVITE was sent, no ringing yet.
+        Dialing => "dialing",
+        /// Outbound: canceled (`DELETE`) before the answer.
+        Canceled => "canceled",
     }
 );
 
 impl CallStatus {
-    /// `true` for `Ringing` and `InProgress` (the call has not ended).
+    /// `true` for `Queued`, `Dialing`, `Ringing` and `InProgress` (the
+    /// call has not ended).
     pub fn is_live(self) -> bool {
-        matches!(self, CallStatus::Ringing | CallStatus::InProgress)
+        matches!(
+            self,
+            CallStatus::Queued | CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress
+        )
+    }
+
+    /// `true` for the live statuses before the answer (`Queued`,
+    /// `Dialing`, `Ringing`): an outbound call may still be canceled.
+    pub fn is_unanswered(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Queued | CallStatus::Dialing | CallStatus::Ringing
+        )
     }
 }
 
@@ -259,7 +281,15 @@ mod tests {
     #[test]
     fn live_statuses() {
         let live: Vec<_> = CallStatus::ALL.iter().filter(|s| s.is_live()).collect();
-        assert_eq!(live, [&CallStatus::Ringing, &CallStatus::InProgress]);
+        assert_eq!(
+            live,
+            [
+                &CallStatus::Ringing,
+                &CallStatus::InProgress,
+                &CallStatus::Queued,
+                &CallStatus::Dialing
+            ]
+        );
         assert_eq!(Role::from(TenantRole::Admin), Role::Admin);
         assert_eq!(Role::from(TenantRole::Agent), Role::Agent);
     }

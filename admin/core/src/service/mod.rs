@@ -23,6 +23,7 @@ use crate::store::{NewAuditEntry, Store, Tx};
 
 pub mod agents;
 pub mod api_keys;
+pub mod calls;
 mod error;
 pub mod login;
 pub mod numbers;

@@ -77,7 +77,8 @@ pub struct NewCall {
     pub attempted_at: Timestamp,
     /// Set if already answered (then `status` should be `InProgress`).
     pub answered_at: Option<Timestamp>,
-    /// `Ringing` or `InProgress`; other values are `InvalidInput`.
+    /// A live status (`Queued` for an outbound call the API accepted,
+    /// `Ringing` or `InProgress`); other values are `InvalidInput`.
     pub status: CallStatus,
 }
 
@@ -86,8 +87,8 @@ pub struct NewCall {
 pub struct CallEnd {
     /// When the call ended.
     pub ended_at: Timestamp,
-    /// Final status (`Completed`, `Failed`, `NoAnswer`, `Busy`); a live
-    /// status is `InvalidInput`.
+    /// Final status (`Completed`, `Failed`, `NoAnswer`, `Busy`,
+    /// `Canceled`); a live status is `InvalidInput`.
     pub status: CallStatus,
     /// Why it ended.
     pub hangup_cause: Option<String>,
@@ -149,7 +150,7 @@ impl<'s> Calls<'s> {
                            RETURNING *";
         if !new.status.is_live() {
             return Err(StoreError::InvalidInput(
-                "a call starts as ringing or in_progress",
+                "a call starts as queued, dialing, ringing or in_progress",
             ));
         }
         let binds = (
@@ -167,9 +168,10 @@ impl<'s> Calls<'s> {
         query::fetch_one(self.db, SQL, binds).await
     }
 
-    /// Marks a ringing call as answered at `at` (status `in_progress`).
-    /// `NotFound` if not in the scope, `Conflict { field: "call.status" }`
-    /// if it is not ringing.
+    /// Marks a call not yet answered (queued, dialing or ringing) as
+    /// answered at `at` (status `in_progress`). `NotFound` if not in the
+    /// scope, `Conflict { field: "call.status" }` if it is answered or
+    /// ended.
     pub async fn answer(
         &self,
         scope: &TenantScope,
@@ -177,8 +179,36 @@ impl<'s> Calls<'s> {
         at: Timestamp,
     ) -> StoreResult<CallRecord> {
         const SQL: &str = "UPDATE call_records SET status = 'in_progress', answered_at = $3 \
-                           WHERE id = $1 AND tenant_id = $2 AND status = 'ringing' RETURNING *";
+                           WHERE id = $1 AND tenant_id = $2 \
+                           AND status IN ('queued', 'dialing', 'ringing') RETURNING *";
         let call = query::fetch_optional(self.db, SQL, (id, scope.tenant(), at)).await?;
+        self.or_state_conflict(scope, id, call).await
+    }
+
+    /// An outbound call's INVITE went out: status `dialing` (from
+    /// `queued`), with the Call-ID it got. `NotFound` if not in the scope,
+    /// `Conflict { field: "call.status" }` if it is no longer queued.
+    pub async fn dialing(
+        &self,
+        scope: &TenantScope,
+        id: CallId,
+        sip_call_id: &str,
+    ) -> StoreResult<CallRecord> {
+        const SQL: &str = "UPDATE call_records SET status = 'dialing', sip_call_id = $3 \
+                           WHERE id = $1 AND tenant_id = $2 AND status = 'queued' RETURNING *";
+        let call = query::fetch_optional(self.db, SQL, (id, scope.tenant(), sip_call_id)).await?;
+        self.or_state_conflict(scope, id, call).await
+    }
+
+    /// An outbound call's far end is alerting (18x): status `ringing`
+    /// (from `queued` or `dialing`). `NotFound` if not in the scope,
+    /// `Conflict { field: "call.status" }` if it is ringing already,
+    /// answered or ended.
+    pub async fn ringing(&self, scope: &TenantScope, id: CallId) -> StoreResult<CallRecord> {
+        const SQL: &str = "UPDATE call_records SET status = 'ringing' \
+                           WHERE id = $1 AND tenant_id = $2 \
+                           AND status IN ('queued', 'dialing') RETURNING *";
+        let call = query::fetch_optional(self.db, SQL, (id, scope.tenant())).await?;
         self.or_state_conflict(scope, id, call).await
     }
 
@@ -198,10 +228,10 @@ impl<'s> Calls<'s> {
                                               ELSE $3 - answered_at END, \
                            transcript = $7, latency = $8, recording_path = $9 \
                            WHERE id = $1 AND tenant_id = $2 \
-                           AND status IN ('ringing', 'in_progress') RETURNING *";
+                           AND status IN ('queued', 'dialing', 'ringing', 'in_progress') RETURNING *";
         if end.status.is_live() {
             return Err(StoreError::InvalidInput(
-                "a call finishes as completed, failed, no_answer or busy",
+                "a call finishes as completed, failed, no_answer, busy or canceled",
             ));
         }
         let transcript = JsonText(end.transcript);
@@ -250,7 +280,7 @@ impl<'s> Calls<'s> {
     ) -> StoreResult<bool> {
         const SQL: &str = "UPDATE call_records SET transcript = $3, latency = $4 \
                            WHERE id = $1 AND tenant_id = $2 \
-                           AND status IN ('ringing', 'in_progress') RETURNING *";
+                           AND status IN ('queued', 'dialing', 'ringing', 'in_progress') RETURNING *";
         let transcript = JsonText(transcript);
         let latency = JsonText(latency);
         let binds = (id, scope.tenant(), &transcript, &latency);
@@ -306,14 +336,14 @@ impl<'s> Calls<'s> {
     /// How many of the scope's calls are live (ringing or in progress).
     pub async fn live_count(&self, scope: &TenantScope) -> StoreResult<u64> {
         const SQL: &str = "SELECT COUNT(*) FROM call_records \
-                           WHERE tenant_id = $1 AND status IN ('ringing', 'in_progress')";
+                           WHERE tenant_id = $1 AND status IN ('queued', 'dialing', 'ringing', 'in_progress')";
         query::count(self.db, SQL, (scope.tenant(),)).await
     }
 
     /// How many calls are live across all tenants (super admin dashboard).
     pub async fn live_count_all(&self) -> StoreResult<u64> {
         const SQL: &str =
-            "SELECT COUNT(*) FROM call_records WHERE status IN ('ringing', 'in_progress')";
+            "SELECT COUNT(*) FROM call_records WHERE status IN ('queued', 'dialing', 'ringing', 'in_progress')";
         query::count(self.db, SQL, ()).await
     }
 
@@ -338,7 +368,7 @@ impl<'s> Calls<'s> {
                            hangup_cause = $2, \
                            duration_ms = CASE WHEN answered_at IS NULL THEN NULL \
                                               ELSE $1 - answered_at END \
-                           WHERE status IN ('ringing', 'in_progress')";
+                           WHERE status IN ('queued', 'dialing', 'ringing', 'in_progress')";
         query::execute(self.db, SQL, (at, Self::NODE_RESTART)).await
     }
 }

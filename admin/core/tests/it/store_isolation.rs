@@ -419,6 +419,14 @@ async fn foreign_scope_sees_and_changes_nothing(ctx: Ctx) {
             call!(w, s, calls.answer(f, a.call, at(9))),
         );
         not_found(
+            &ctx_msg("call dialing"),
+            call!(w, s, calls.dialing(f, a.call, "foreign@call-id")),
+        );
+        not_found(
+            &ctx_msg("call ringing"),
+            call!(w, s, calls.ringing(f, a.call)),
+        );
+        not_found(
             &ctx_msg("call finish"),
             call!(
                 w,

@@ -119,6 +119,17 @@ impl ApiError {
         e
     }
 
+    /// 409 for a request the item's state does not allow (e.g. canceling
+    /// an answered call), with `message`.
+    pub fn state_conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 503 with `message` (e.g. "calls cannot be placed on this node").
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
     /// 422 with one message for `field`.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::validation().with_field(field, message)

@@ -43,7 +43,7 @@ mod responses;
 
 pub use responses::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, TooManyRequests, Unauthorized,
-    Validation,
+    Unavailable, Validation,
 };
 
 /// Where the API is mounted; documented paths are relative to it.

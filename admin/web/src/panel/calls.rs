@@ -127,8 +127,10 @@ pub(crate) fn status_class(s: CallStatus) -> &'static str {
     match s {
         CallStatus::Completed => "badge ok",
         CallStatus::Failed => "badge bad",
-        CallStatus::NoAnswer | CallStatus::Busy => "badge warn",
-        CallStatus::Ringing | CallStatus::InProgress => "badge live",
+        CallStatus::NoAnswer | CallStatus::Busy | CallStatus::Canceled => "badge warn",
+        CallStatus::Queued | CallStatus::Dialing | CallStatus::Ringing | CallStatus::InProgress => {
+            "badge live"
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod api_agent_rules;
 mod api_auth;
 mod api_http;
 mod api_openapi;
+mod api_originate;
 mod api_ratelimit;
 mod api_schemathesis;
 mod api_security;

@@ -71,6 +71,8 @@ error_responses! {
     TooManyRequests = 429, "Too many requests (rate limit or login throttle); retry after `Retry-After` seconds";
     /// 500: an internal error (details are logged, never returned).
     InternalError = 500, "Internal error (details are logged, never returned)";
+    /// 503: the node cannot do it now (no call engine, a call limit).
+    Unavailable = 503, "This node cannot do it now (no call engine here, or a call limit is reached)";
 }
 
 /// The response named `name`: 429 carries `Retry-After`.

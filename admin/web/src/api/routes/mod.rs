@@ -126,7 +126,9 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
             web::delete().to(api_keys::delete),
         )
         .route("/tenants/{tid}/calls", web::get().to(calls::list))
+        .route("/tenants/{tid}/calls", web::post().to(calls::originate))
         .route("/tenants/{tid}/calls/{id}", web::get().to(calls::get))
+        .route("/tenants/{tid}/calls/{id}", web::delete().to(calls::cancel))
         .route(
             "/tenants/{tid}/calls/{id}/events",
             web::get().to(live::events),
