@@ -472,3 +472,32 @@ async fn a_trunk_host_that_does_not_resolve_fails_with_a_dns_cause() {
     );
     assert!(record["answered_at"].is_null(), "{record}");
 }
+
+/// A trunk nobody listens on (TCP, so the refused connection is seen at
+/// once rather than after Timer B's 32 s): the record ends `failed` with
+/// cause `unreachable`, and nothing is left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_trunk_fails_unreachable() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let s = start(16, closed).await;
+    let trunks = s
+        .api
+        .ok(Method::GET, &format!("/tenants/{}/trunks", s.tid), None)
+        .await;
+    let trunk = trunks["items"][0]["id"].as_str().unwrap().to_owned();
+    s.api
+        .ok(
+            Method::PATCH,
+            &format!("/tenants/{}/trunks/{trunk}", s.tid),
+            Some(json!({ "transport": "tcp" })),
+        )
+        .await;
+    let id = s.originate(30).await;
+    let record = s.ended(&id, Duration::from_secs(20)).await;
+    assert_eq!(record["status"], "failed", "{record}");
+    assert_eq!(record["hangup_cause"], "unreachable", "{record}");
+    assert!(record["answered_at"].is_null(), "{record}");
+}
