@@ -249,7 +249,6 @@ impl TrunkResolver {
         name: &Name,
         location: &ServerLocation,
     ) -> Result<Vec<ServerTarget>, ResolveError> {
-        let host = name.to_string();
         let fallback_transport = location.transport.unwrap_or(if location.secure {
             SipTransport::Tls
         } else {
@@ -292,9 +291,6 @@ impl TrunkResolver {
                 .await;
         }
         targets.truncate(MAX_TARGETS);
-        if targets.is_empty() {
-            return Err(ResolveError::NotFound { host });
-        }
         Ok(targets)
     }
 
